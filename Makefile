@@ -1,0 +1,59 @@
+# crest: checkpoint/restart for Linux processes.
+#
+#   make                 tools and libraries in build/
+#   make SAN=1           the same with ASan and UBSan, in build-asan/
+#   make check           build, then run every test (scripts/test.sh does the setup too)
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make WERROR=1        warnings are errors (CI)
+
+CC       ?= gcc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SAN      ?= 0
+WERROR   ?= 0
+ifeq ($(SAN),1)
+BUILD    ?= build-asan
+else
+BUILD    ?= build
+endif
+
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
+            -Wvla -Wwrite-strings -Wundef -Wimplicit-fallthrough
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -D_GNU_SOURCE $(WARN) -fno-strict-aliasing
+LDLIBS   := -lisal
+ifeq ($(WERROR),1)
+CFLAGS   += -Werror
+endif
+ifeq ($(SAN),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+ENGINE_SRCS := $(wildcard src/util/*.c src/engine/*.c src/engine/state/*.c \
+                 src/engine/arch/x86_64/*.c)
+ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)
+TOOL_NAMES  := cr_checkpoint cr_restart cr_info
+TOOLS       := $(TOOL_NAMES:%=$(BUILD)/bin/%)
+TOOLCOMMON  := $(BUILD)/obj/src/tools/common.o $(BUILD)/obj/src/tools/opts.o
+
+all: $(TOOLS)
+
+$(BUILD)/libcrest.a: $(ENGINE_OBJS)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/obj/src/tools/%.o $(TOOLCOMMON) $(BUILD)/libcrest.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc -MMD -MP -c -o $@ $<
+
+-include $(ENGINE_OBJS:.o=.d) $(TOOLS:$(BUILD)/bin/%=$(BUILD)/obj/src/tools/%.d)
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all clean

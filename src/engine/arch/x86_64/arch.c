@@ -1,0 +1,203 @@
+/* arch.c: x86_64 registers, xstate and the syscall ABI as seen through ptrace. */
+#include "arch.h"
+
+#include "../../err.h"
+#include "../../../util/buf.h"
+#include "../../../util/wire.h"
+
+#include <cpuid.h>
+#include <elf.h>
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "../../banned.h"
+
+#ifndef NT_X86_XSTATE
+#define NT_X86_XSTATE 0x202
+#endif
+
+/* The kernel's internal restart codes (include/linux/errno.h). */
+#define ERESTARTSYS 512
+#define ERESTARTNOINTR 513
+#define ERESTARTNOHAND 514
+#define ERESTART_RESTARTBLOCK 516
+
+const uint8_t arch_syscall_insn[] = {0x0f, 0x05, 0xcc}; /* syscall; int3 */
+const size_t arch_syscall_insn_len = sizeof(arch_syscall_insn);
+
+static uint64_t xgetbv0(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (uint64_t)hi << 32 | lo;
+}
+
+void arch_cpu_probe(struct arch_cpu *cpu)
+{
+	unsigned int a, b, c, d;
+
+	memset(cpu, 0, sizeof(*cpu));
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) {
+		cpu->xcr0 = 3; /* x87 and SSE only, no XSAVE */
+		cpu->xstate_size = 512;
+		return;
+	}
+	cpu->xcr0 = xgetbv0();
+	__cpuid_count(0xd, 0, a, b, c, d);
+	cpu->xstate_size = b;
+}
+
+int arch_get_regs(pid_t tid, struct arch_regs *r, struct err *err)
+{
+	struct iovec iov = {.iov_base = &r->gp, .iov_len = sizeof(r->gp)};
+
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &iov) < 0)
+		return err_sys(err, "cannot read the registers of thread %d", tid);
+	if (iov.iov_len != sizeof(r->gp))
+		return err_set(err, -EIO, "thread %d: unexpected register set size %zu", tid,
+			       iov.iov_len);
+	return 0;
+}
+
+int arch_set_regs(pid_t tid, const struct arch_regs *r, struct err *err)
+{
+	struct iovec iov = {.iov_base = (void *)&r->gp, .iov_len = sizeof(r->gp)};
+
+	if (ptrace(PTRACE_SETREGSET, tid, (void *)NT_PRSTATUS, &iov) < 0)
+		return err_sys(err, "cannot set the registers of thread %d", tid);
+	return 0;
+}
+
+int arch_get_xstate(pid_t tid, void *buf, uint32_t size, uint32_t *ret_len, struct err *err)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = size};
+
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov) < 0)
+		return err_sys(err, "cannot read the extended FPU state of thread %d", tid);
+	*ret_len = (uint32_t)iov.iov_len;
+	return 0;
+}
+
+int arch_set_xstate(pid_t tid, const void *buf, uint32_t len, struct err *err)
+{
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+
+	if (ptrace(PTRACE_SETREGSET, tid, (void *)NT_X86_XSTATE, &iov) < 0)
+		return err_sys(err, "cannot set the extended FPU state of thread %d", tid);
+	return 0;
+}
+
+void arch_regs_set_syscall(struct arch_regs *r, uint64_t ip, long nr, const uint64_t args[6])
+{
+	r->gp.rip = ip;
+	r->gp.rax = (uint64_t)nr;
+	/* orig_rax -1: no restart fix-up may rewind ip when the injected call returns. */
+	r->gp.orig_rax = (uint64_t)-1;
+	r->gp.rdi = args[0];
+	r->gp.rsi = args[1];
+	r->gp.rdx = args[2];
+	r->gp.r10 = args[3];
+	r->gp.r8 = args[4];
+	r->gp.r9 = args[5];
+	r->gp.eflags &= ~0x100ull; /* no trap flag left over */
+}
+
+long arch_regs_retval(const struct arch_regs *r)
+{
+	return (long)r->gp.rax;
+}
+
+uint64_t arch_regs_ip(const struct arch_regs *r)
+{
+	return r->gp.rip;
+}
+
+uint64_t arch_regs_sp(const struct arch_regs *r)
+{
+	return r->gp.rsp;
+}
+
+long arch_regs_syscall_nr(const struct arch_regs *r)
+{
+	return (long)r->gp.orig_rax;
+}
+
+const char *arch_regs_fix_restart(struct arch_regs *r)
+{
+	long nr = (long)r->gp.orig_rax;
+	long ret = (long)r->gp.rax;
+	const char *what = NULL;
+
+	if (nr < 0)
+		return NULL;
+	r->gp.orig_rax = (uint64_t)-1;
+	switch (ret) {
+	case -ERESTARTSYS:
+	case -ERESTARTNOINTR:
+	case -ERESTARTNOHAND:
+		what = "system call restarted";
+		break;
+	case -ERESTART_RESTARTBLOCK:
+		/* The kernel's restart block stays behind with the old task. A relative
+		 * sleep has already written the time left to its rem argument: sleep for
+		 * that. Anything else starts again with its original arguments. */
+		what = "system call restarted from its arguments";
+		if (nr == 35 /* nanosleep */ && r->gp.rsi) {
+			r->gp.rdi = r->gp.rsi;
+			what = "sleep resumed for the time left";
+		} else if (nr == 230 /* clock_nanosleep */ && !(r->gp.rsi & TIMER_ABSTIME) &&
+			   r->gp.r10) {
+			r->gp.rdx = r->gp.r10;
+			what = "sleep resumed for the time left";
+		}
+		break;
+	default:
+		return NULL;
+	}
+	r->gp.rax = (uint64_t)nr;
+	r->gp.rip -= 2; /* syscall and int $0x80 are both two bytes */
+	return what;
+}
+
+void arch_regs_encode(struct buf *b, const struct arch_regs *r)
+{
+	const uint64_t *w = (const uint64_t *)&r->gp;
+
+	put_u32(b, (uint32_t)ARCH_NGPREGS);
+	for (size_t i = 0; i < ARCH_NGPREGS; i++)
+		put_u64(b, w[i]);
+}
+
+void arch_regs_decode(struct wire_rd *rd, struct arch_regs *r)
+{
+	uint64_t *w = (uint64_t *)&r->gp;
+
+	if (get_u32(rd) != ARCH_NGPREGS) {
+		wr_fail(rd, "register count does not match this architecture");
+		return;
+	}
+	for (size_t i = 0; i < ARCH_NGPREGS; i++)
+		w[i] = get_u64(rd);
+}
+
+bool arch_regs_valid(const struct arch_regs *r, const char **why)
+{
+	if (r->gp.cs != 0x33) {
+		*why = "code segment is not 64-bit user mode";
+		return false;
+	}
+	if (r->gp.ss != 0x2b) {
+		*why = "stack segment is not user mode";
+		return false;
+	}
+	if (r->gp.rip >= (1ull << 56)) {
+		*why = "instruction pointer outside user space";
+		return false;
+	}
+	return true;
+}

@@ -1,0 +1,301 @@
+/* checkpoint.c: a checkpoint as a list of phases: admit, freeze, collect, write,
+ * commit, release. Nothing here knows a kind of state: the modules do. Whatever
+ * fails, the target is let go as it was. */
+#define LOG_PREFIX "checkpoint: "
+#include "checkpoint.h"
+
+#include "context.h"
+#include "err.h"
+#include "image.h"
+#include "inject.h"
+#include "log.h"
+#include "seize.h"
+#include "state/state.h"
+#include "version.h"
+#include "../util/buf.h"
+#include "../util/procfs.h"
+#include "../util/ranges.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+#define SCRATCH_LEN (64u << 10)
+#define PF_KTHREAD 0x00200000
+
+/* Who may be checkpointed at all. */
+static int admit(const struct ckpt_request *req, struct err *err)
+{
+	pid_t pid = req->pid;
+	struct proc_stat st;
+	char path[64], *children;
+	struct buf b;
+	uint64_t tracer = 0;
+	int rc;
+
+	if (pid <= 0)
+		return err_set(err, -ESRCH, "no process %d", pid);
+	if (pid == 1)
+		return err_set(err, -EPERM, "pid 1 (init) is never checkpointed");
+	if (pid == getpid() || pid == getppid())
+		return err_set(err, -EDEADLK, "pid %d is cr_checkpoint itself", pid);
+	rc = procfs_stat(pid, 0, &st);
+	if (rc < 0)
+		return err_set(err, -ESRCH, "no process %d", pid);
+	if (st.f[9] & PF_KTHREAD)
+		return err_set(err, -EPERM, "pid %d is a kernel thread", pid);
+	if (st.state == 'Z' || st.state == 'X')
+		return err_set(err, -ESRCH, "pid %d has exited (zombie)", pid);
+
+	buf_init(&b);
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	rc = buf_read_file(&b, path);
+	if (rc == 0)
+		procfs_field_u64((char *)b.data, "TracerPid", 10, &tracer);
+	buf_fini(&b);
+	if (rc < 0)
+		return err_set(err, -ESRCH, "no process %d", pid);
+	if (tracer)
+		return err_set(err, -CREST_EPTRACED, "pid %d is being traced by pid %llu", pid,
+			       (unsigned long long)tracer);
+
+	/* Until process trees land, a tree is one process without children. */
+	if (req->scope == CKPT_SCOPE_TREE) {
+		buf_init(&b);
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+		rc = buf_read_file(&b, path);
+		children = rc == 0 ? (char *)b.data : NULL;
+		if (children && children[0] && children[0] != '\n') {
+			buf_fini(&b);
+			return err_set(err, -ENOTSUP,
+				       "pid %d has child processes; checkpointing process trees is "
+				       "not supported yet (use --pid for the process alone)",
+				       pid);
+		}
+		buf_fini(&b);
+	}
+	return 0;
+}
+
+static uint64_t find_vdso(pid_t pid)
+{
+	char path[64], *line, *next;
+	struct buf b;
+	uint64_t at = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	buf_init(&b);
+	if (buf_read_file(&b, path) == 0) {
+		for (line = (char *)b.data; line && *line; line = next) {
+			struct maps_line ml;
+
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = '\0';
+			if (procfs_parse_maps_line(line, &ml) == 0 && !strcmp(ml.path, "[vdso]"))
+				at = ml.start;
+		}
+	}
+	buf_fini(&b);
+	return at;
+}
+
+/* Scratch memory inside the target for what injected calls return, placed a page
+ * clear of any neighbour so it never merges with the target's own areas. */
+static int map_scratch(struct dump_ctx *c, struct err *err)
+{
+	struct ranges rs;
+	char path[64];
+	uint64_t at;
+	long r;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", c->p->pid);
+	ranges_init(&rs);
+	if (ranges_add_maps(&rs, path) < 0) {
+		ranges_fini(&rs);
+		return err_sys(err, "cannot read %s", path);
+	}
+	at = ranges_find_gap(&rs, SCRATCH_LEN, 4096, 4096, 1 << 20, 1ull << 47);
+	ranges_fini(&rs);
+	if (!at)
+		return err_set(err, -ENOMEM, "pid %d: no room for crest's scratch page", c->p->pid);
+	r = inject_syscall(&c->inj, SYS_mmap, at, SCRATCH_LEN, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0, err);
+	if (r == INJECT_FAILED)
+		return err->code;
+	if ((uint64_t)r != at)
+		return err_code(err, r < 0 ? (int)r : -EFAULT,
+				"pid %d: cannot map crest's scratch page", c->p->pid);
+	c->scratch = at;
+	c->scratch_len = SCRATCH_LEN;
+	return 0;
+}
+
+static int unmap_scratch(struct dump_ctx *c, struct err *err)
+{
+	long r;
+
+	if (!c->scratch)
+		return 0;
+	r = inject_syscall(&c->inj, SYS_munmap, c->scratch, c->scratch_len, 0, 0, 0, 0, err);
+	if (r == INJECT_FAILED)
+		return err->code;
+	c->scratch = 0;
+	return r < 0 ? err_code(err, (int)r, "pid %d: cannot unmap crest's scratch page",
+				c->p->pid)
+		     : 0;
+}
+
+/* Record every thread's registers and mask, so release can put them back. */
+static int snapshot_threads(struct seize_set *s, struct err *err)
+{
+	for (uint32_t i = 0; i < s->nth; i++) {
+		struct seized_thread *t = &s->th[i];
+
+		if (arch_get_regs(t->tid, &t->regs, err) < 0)
+			return err->code;
+		if (ptrace(PTRACE_GETSIGMASK, t->tid, (void *)sizeof(t->sigmask), &t->sigmask) < 0)
+			return err_sys(err, "cannot read the signal mask of thread %d", t->tid);
+		t->dirty = true;
+	}
+	return 0;
+}
+
+static int open_handles(struct dump_ctx *c, struct err *err)
+{
+	char path[64];
+
+	c->pidfd = (int)syscall(SYS_pidfd_open, c->p->pid, 0);
+	if (c->pidfd < 0)
+		return err_sys(err, "cannot open a pidfd for pid %d", c->p->pid);
+	snprintf(path, sizeof(path), "/proc/%d/mem", c->p->pid);
+	c->memfd = open(path, O_RDWR | O_CLOEXEC);
+	if (c->memfd < 0)
+		return err_sys(err, "cannot open %s", path);
+	return 0;
+}
+
+static int collect(struct dump_ctx *c, struct err *err)
+{
+	struct seized_thread *leader = seize_find(c->seized, c->p->pid);
+	int rc;
+
+	rc = snapshot_threads(c->seized, err);
+	if (rc < 0)
+		return rc;
+	c->gadget = inject_vdso_gadget(find_vdso(c->p->pid));
+	rc = inject_init(&c->inj, c->p->pid, c->gadget, &leader->regs, err);
+	if (rc < 0)
+		return rc;
+	rc = map_scratch(c, err);
+	if (rc < 0)
+		return rc;
+	if (c->seized->stopped)
+		c->p->flags |= PROC_STOPPED;
+	for (unsigned int i = 0; i < state_count; i++) {
+		if (!state_table[i]->collect)
+			continue;
+		rc = state_table[i]->collect(c, err);
+		if (rc < 0) {
+			log_debug("collect %s failed", state_table[i]->name);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int write_context(struct dump_ctx *c, const struct ckpt_request *req, struct err *err)
+{
+	struct img_writer w;
+	int rc;
+
+	rc = img_writer_init(&w, req->fd, req->dest_name, err);
+	if (rc == 0)
+		rc = context_write_header(&w, c->m, err);
+	/* A process's record comes before everything that refers to it. */
+	if (rc == 0)
+		rc = proc_ops.encode(c, &w, err);
+	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
+		if (state_table[i]->encode && state_table[i] != &proc_ops)
+			rc = state_table[i]->encode(c, &w, err);
+	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
+		if (state_table[i]->encode_global)
+			rc = state_table[i]->encode_global(c->m, &w, err);
+	if (rc == 0)
+		rc = img_write_end(&w, err);
+	img_writer_fini(&w);
+	return rc;
+}
+
+int checkpoint_run(const struct ckpt_request *req, struct err *err)
+{
+	struct seize_set seized = {0};
+	struct dump_ctx c;
+	struct model *m = NULL;
+	struct proc_img *p;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.pidfd = c.memfd = -1;
+	rc = admit(req, err);
+	if (rc < 0)
+		return rc;
+	m = model_new();
+	if (!m)
+		return err_set(err, -ENOMEM, "out of memory");
+	context_meta_init(&m->meta);
+	m->meta.req.scope = req->scope;
+	m->meta.req.target = req->pid;
+	m->meta.req.flags = req->flags;
+	p = model_grow((void **)&m->procs, &m->nprocs, sizeof(*p));
+	if (!p) {
+		model_free(m);
+		return err_set(err, -ENOMEM, "out of memory");
+	}
+	p->pid = req->pid;
+	c.m = m;
+	c.p = p;
+	c.seized = &seized;
+	c.save_flags = req->flags;
+
+	rc = seize_proc(&seized, req->pid, err);
+	if (rc < 0)
+		goto out_model;
+	rc = open_handles(&c, err);
+	if (rc == 0)
+		rc = collect(&c, err);
+	if (rc == 0)
+		rc = write_context(&c, req, err);
+	if (rc == 0 && req->commit)
+		rc = req->commit(req->commit_arg, err);
+	if (c.scratch) {
+		struct err e2 = {0};
+
+		/* The scratch page goes whatever happened; a failure here is reported
+		 * only if nothing failed before. */
+		if (unmap_scratch(&c, &e2) < 0 && rc == 0)
+			rc = err_set(err, e2.code, "%s", e2.msg);
+	}
+	/* After a failure the target runs on as if nothing had happened. */
+	seize_release(&seized, rc < 0 ? 0 : req->signal);
+	if (c.pidfd >= 0)
+		close(c.pidfd);
+	if (c.memfd >= 0)
+		close(c.memfd);
+out_model:
+	for (unsigned int i = 0; i < state_count; i++)
+		if (state_table[i]->dump_cleanup)
+			state_table[i]->dump_cleanup(&c);
+	model_free(m);
+	return rc;
+}

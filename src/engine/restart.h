@@ -1,0 +1,34 @@
+/* restart.h: rebuild a process from a context file. */
+#ifndef CREST_RESTART_H
+#define CREST_RESTART_H
+
+#include "state/state.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct err;
+
+struct rst_request {
+	int fd;           /* the context: a file, or a pipe (spooled to memory first) */
+	const char *name; /* for messages */
+	struct rst_opts opts;
+};
+
+struct rst_result {
+	pid_t pid;       /* the restored process, a child of the caller */
+	bool stopped;    /* it was left stopped */
+};
+
+/* Note the descriptors the caller inherited, before it opens any of its own: an
+ * external descriptor of the restored process becomes the caller's of the same number
+ * only if it is one of these. */
+void restart_note_inherited_fds(void);
+bool restart_fd_inherited(int fd);
+
+/* Restart the context read from req->fd. On success the process exists, as a child
+ * of the caller, and runs (or is stopped as asked). On failure nothing of it is
+ * left. */
+int restart_run(const struct rst_request *req, struct rst_result *res, struct err *err);
+
+#endif

@@ -1,0 +1,371 @@
+/* state/creds.c: credentials: user and group ids (real, effective, saved, fs),
+ * supplementary groups, capability sets, securebits, and what a change of credentials
+ * resets: dumpable, parent-death signal, no_new_privs.
+ *
+ * Restored last, by system calls run inside the new process once everything else is
+ * in place, because dropping root takes away what restoring needs. A restart by a
+ * user who may not take on the saved credentials is refused (EPERM) before anything
+ * is created. */
+#define LOG_PREFIX "creds: "
+#include "state.h"
+
+#include "../err.h"
+#include "../image.h"
+#include "../log.h"
+#include "../../util/buf.h"
+#include "../../util/out.h"
+#include "../../util/procfs.h"
+#include "../../util/wire.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../banned.h"
+
+#define MAX_GROUPS 65536
+
+static int parse_caps(const char *status, const char *key, uint64_t *ret)
+{
+	return procfs_field_u64(status, key, 16, ret);
+}
+
+/* Ids, groups and capability sets from /proc/PID/status. */
+static int read_status_creds(pid_t pid, struct creds_img *cr, int32_t *ret_nnp, struct err *err)
+{
+	uint64_t v[4], nnp = 0;
+	char path[64];
+	struct buf b;
+	const char *g;
+	int rc = 0;
+
+	buf_init(&b);
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	rc = buf_read_file(&b, path);
+	if (rc < 0) {
+		rc = err_code(err, rc, "cannot read %s", path);
+		goto out;
+	}
+	if (procfs_field_list((char *)b.data, "Uid", v, 4) != 4) {
+		rc = err_set(err, -EINVAL, "%s: no Uid line", path);
+		goto out;
+	}
+	for (int i = 0; i < 4; i++)
+		cr->uid[i] = (uint32_t)v[i];
+	if (procfs_field_list((char *)b.data, "Gid", v, 4) != 4) {
+		rc = err_set(err, -EINVAL, "%s: no Gid line", path);
+		goto out;
+	}
+	for (int i = 0; i < 4; i++)
+		cr->gid[i] = (uint32_t)v[i];
+	g = procfs_field((char *)b.data, "Groups");
+	while (g && *g && *g != '\n') {
+		char *end;
+		unsigned long gid = strtoul(g, &end, 10);
+		uint32_t *n;
+
+		if (end == g)
+			break;
+		n = realloc(cr->groups, ((size_t)cr->ngroups + 1) * sizeof(*n));
+		if (!n) {
+			rc = err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		cr->groups = n;
+		cr->groups[cr->ngroups++] = (uint32_t)gid;
+		g = end;
+		while (*g == ' ')
+			g++;
+	}
+	if (parse_caps((char *)b.data, "CapInh", &cr->cap_inh) < 0 ||
+	    parse_caps((char *)b.data, "CapPrm", &cr->cap_prm) < 0 ||
+	    parse_caps((char *)b.data, "CapEff", &cr->cap_eff) < 0 ||
+	    parse_caps((char *)b.data, "CapBnd", &cr->cap_bnd) < 0) {
+		rc = err_set(err, -EINVAL, "%s: cannot read capability sets", path);
+		goto out;
+	}
+	parse_caps((char *)b.data, "CapAmb", &cr->cap_amb);
+	procfs_field_u64((char *)b.data, "NoNewPrivs", 10, &nnp);
+	if (ret_nnp)
+		*ret_nnp = (int32_t)nnp;
+out:
+	buf_fini(&b);
+	return rc;
+}
+
+static int creds_collect(struct dump_ctx *c, struct err *err)
+{
+	struct proc_img *p = c->p;
+	struct creds_img *cr = &p->creds;
+	long r;
+	int rc;
+
+	rc = read_status_creds(p->pid, cr, &p->no_new_privs, err);
+	if (rc < 0)
+		return rc;
+	r = inject_syscall(&c->inj, SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0, 0, err);
+	if (r == INJECT_FAILED)
+		return err->code;
+	cr->securebits = r < 0 ? 0 : (uint32_t)r;
+	r = inject_syscall(&c->inj, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, 0, 0, err);
+	if (r == INJECT_FAILED)
+		return err->code;
+	p->dumpable = (int32_t)r;
+	r = inject_syscall(&c->inj, SYS_prctl, PR_GET_PDEATHSIG, c->scratch, 0, 0, 0, 0, err);
+	if (r == INJECT_FAILED)
+		return err->code;
+	if (r == 0) {
+		int32_t sig = 0;
+
+		if (pread(c->memfd, &sig, sizeof(sig), (off_t)c->scratch) == sizeof(sig))
+			p->pdeathsig = sig;
+	}
+	return 0;
+}
+
+static int creds_encode(struct dump_ctx *c, struct img_writer *w, struct err *err)
+{
+	const struct proc_img *p = c->p;
+	const struct creds_img *cr = &p->creds;
+	struct buf b;
+	int rc;
+
+	buf_init(&b);
+	put_u32(&b, (uint32_t)p->pid);
+	for (int i = 0; i < 4; i++)
+		put_u32(&b, cr->uid[i]);
+	for (int i = 0; i < 4; i++)
+		put_u32(&b, cr->gid[i]);
+	put_u32(&b, cr->ngroups);
+	for (uint32_t i = 0; i < cr->ngroups; i++)
+		put_u32(&b, cr->groups[i]);
+	put_u64(&b, cr->cap_inh);
+	put_u64(&b, cr->cap_prm);
+	put_u64(&b, cr->cap_eff);
+	put_u64(&b, cr->cap_bnd);
+	put_u64(&b, cr->cap_amb);
+	put_u32(&b, cr->securebits);
+	put_i32(&b, p->dumpable);
+	put_i32(&b, p->pdeathsig);
+	put_i32(&b, p->no_new_privs);
+	rc = b.oom ? err_set(err, -ENOMEM, "out of memory")
+		   : img_write_record(w, REC_CREDS, REC_F_REQUIRED, b.data, b.len, err);
+	buf_fini(&b);
+	return rc;
+}
+
+static int creds_decode(struct model *m, const struct img_rec *rec, const struct img_reader *r,
+			struct err *err)
+{
+	struct wire_rd rd;
+	struct proc_img *p;
+	struct creds_img *cr;
+
+	wr_init(&rd, rec->payload, rec->len);
+	p = state_rec_proc(m, &rd, rec, r, err);
+	if (!p)
+		return err->code;
+	cr = &p->creds;
+	if (cr->groups)
+		return img_rec_corrupt(r, rec, "a second credentials record", err);
+	for (int i = 0; i < 4; i++)
+		cr->uid[i] = get_u32(&rd);
+	for (int i = 0; i < 4; i++)
+		cr->gid[i] = get_u32(&rd);
+	cr->ngroups = get_count(&rd, 4, MAX_GROUPS);
+	cr->groups = calloc((size_t)cr->ngroups + 1, sizeof(*cr->groups));
+	if (!cr->groups)
+		return err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < cr->ngroups; i++)
+		cr->groups[i] = get_u32(&rd);
+	cr->cap_inh = get_u64(&rd);
+	cr->cap_prm = get_u64(&rd);
+	cr->cap_eff = get_u64(&rd);
+	cr->cap_bnd = get_u64(&rd);
+	cr->cap_amb = get_u64(&rd);
+	cr->securebits = get_u32(&rd);
+	p->dumpable = get_i32(&rd);
+	p->pdeathsig = get_i32(&rd);
+	p->no_new_privs = get_i32(&rd);
+	if (!wr_done(&rd))
+		return img_rec_corrupt(r, rec, rd.why, err);
+	if (p->dumpable < 0 || p->dumpable > 2 || p->pdeathsig < 0 || p->pdeathsig > 64)
+		return img_rec_corrupt(r, rec, "field out of range", err);
+	return 0;
+}
+
+static bool same_ids(const struct creds_img *a, const struct creds_img *b)
+{
+	if (memcmp(a->uid, b->uid, sizeof(a->uid)) || memcmp(a->gid, b->gid, sizeof(a->gid)))
+		return false;
+	return a->ngroups == b->ngroups &&
+	       (a->ngroups == 0 || !memcmp(a->groups, b->groups, a->ngroups * sizeof(*a->groups)));
+}
+
+static int creds_prepare(struct rst_ctx *c, struct err *err)
+{
+	const struct proc_img *p = c->rp->p;
+	struct creds_img ours = {0};
+	bool same;
+	int rc;
+
+	if (geteuid() == 0)
+		return 0;
+	rc = read_status_creds(getpid(), &ours, NULL, err);
+	same = rc == 0 && same_ids(&ours, &p->creds);
+	free(ours.groups);
+	if (rc < 0)
+		return rc;
+	if (!same)
+		return err_set(err, -EPERM,
+			       "pid %d ran as uid %u gid %u; only root may restart it with those "
+			       "credentials",
+			       p->pid, p->creds.uid[1], p->creds.gid[1]);
+	return 0;
+}
+
+static long call(struct rst_proc *rp, long nr, uint64_t a0, uint64_t a1, uint64_t a2,
+		 const char *what, struct err *err)
+{
+	long r = inject_syscall(&rp->inj, nr, a0, a1, a2, 0, 0, 0, err);
+
+	if (r == INJECT_FAILED)
+		return err->code;
+	if (r < 0)
+		return err_code(err, (int)r, "pid %d: cannot %s", rp->p->pid, what);
+	return r;
+}
+
+static int set_ids_and_caps(struct rst_proc *rp, const struct creds_img *cur, struct err *err)
+{
+	const struct creds_img *cr = &rp->p->creds;
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+	uint32_t gids[256];
+	uint64_t a;
+	long r;
+
+	if (cr->ngroups > 256)
+		return err_set(err, -EINVAL, "pid %d: too many groups (%u)", rp->p->pid,
+			       cr->ngroups);
+	if (cr->ngroups)
+		memcpy(gids, cr->groups, cr->ngroups * sizeof(*gids));
+	if (rst_scratch_put(rp, 0, gids, cr->ngroups * sizeof(*gids), &a, err) < 0)
+		return err->code;
+	if ((r = call(rp, SYS_setgroups, cr->ngroups, a, 0, "set groups", err)) < 0)
+		return (int)r;
+	/* The bounding set can only shrink, and only with CAP_SETPCAP: before the uid. */
+	for (int cap = 0; cap < 64; cap++)
+		if ((cur->cap_bnd & ~cr->cap_bnd & (1ull << cap)) &&
+		    (r = call(rp, SYS_prctl, PR_CAPBSET_DROP, (uint64_t)cap, 0,
+			      "drop a bounding capability", err)) < 0)
+			return (int)r;
+	if ((r = call(rp, SYS_prctl, PR_SET_SECUREBITS, cr->securebits | SECBIT_KEEP_CAPS, 0,
+		      "set securebits", err)) < 0)
+		return (int)r;
+	if ((r = call(rp, SYS_setresgid, cr->gid[0], cr->gid[1], cr->gid[2], "set group ids",
+		      err)) < 0)
+		return (int)r;
+	if ((r = call(rp, SYS_setfsgid, cr->gid[3], 0, 0, "set the fs group id", err)) < 0)
+		return (int)r;
+	if ((r = call(rp, SYS_setresuid, cr->uid[0], cr->uid[1], cr->uid[2], "set user ids",
+		      err)) < 0)
+		return (int)r;
+	if ((r = call(rp, SYS_setfsuid, cr->uid[3], 0, 0, "set the fs user id", err)) < 0)
+		return (int)r;
+	memset(data, 0, sizeof(data));
+	data[0].effective = (uint32_t)cr->cap_eff;
+	data[1].effective = (uint32_t)(cr->cap_eff >> 32);
+	data[0].permitted = (uint32_t)cr->cap_prm;
+	data[1].permitted = (uint32_t)(cr->cap_prm >> 32);
+	data[0].inheritable = (uint32_t)cr->cap_inh;
+	data[1].inheritable = (uint32_t)(cr->cap_inh >> 32);
+	if (rst_scratch_put(rp, 2048, &hdr, sizeof(hdr), &a, err) < 0)
+		return err->code;
+	if (rst_scratch_put(rp, 2048 + 64, data, sizeof(data), &a, err) < 0)
+		return err->code;
+	if ((r = call(rp, SYS_capset, a - 64, a, 0, "set capabilities", err)) < 0)
+		return (int)r;
+	for (int cap = 0; cap < 64; cap++)
+		if ((cr->cap_amb & (1ull << cap)) &&
+		    (r = call(rp, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (uint64_t)cap,
+			      "raise an ambient capability", err)) < 0)
+			return (int)r;
+	if ((r = call(rp, SYS_prctl, PR_SET_SECUREBITS, cr->securebits, 0, "set securebits",
+		      err)) < 0)
+		return (int)r;
+	return 0;
+}
+
+static int creds_restore(struct rst_ctx *c, struct err *err)
+{
+	struct rst_proc *rp = c->rp;
+	struct proc_img *p = rp->p;
+	const struct creds_img *cr = &p->creds;
+	struct creds_img cur = {0};
+	long r;
+	int rc;
+
+	rc = read_status_creds(rp->pid, &cur, NULL, err);
+	if (rc == 0 && (!same_ids(&cur, cr) || cur.cap_eff != cr->cap_eff ||
+			cur.cap_prm != cr->cap_prm || cur.cap_inh != cr->cap_inh ||
+			cur.cap_bnd != cr->cap_bnd || cur.cap_amb != cr->cap_amb))
+		rc = set_ids_and_caps(rp, &cur, err);
+	free(cur.groups);
+	if (rc < 0)
+		return rc;
+	/* A change of credentials resets these three. */
+	if (p->dumpable <= 1 && (r = call(rp, SYS_prctl, PR_SET_DUMPABLE, (uint64_t)p->dumpable, 0,
+					  "set dumpable", err)) < 0)
+		return (int)r;
+	if (p->pdeathsig && (r = call(rp, SYS_prctl, PR_SET_PDEATHSIG, (uint64_t)p->pdeathsig, 0,
+				      "set the parent-death signal", err)) < 0)
+		return (int)r;
+	if (p->no_new_privs &&
+	    (r = call(rp, SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, "set no_new_privs", err)) < 0)
+		return (int)r;
+	return 0;
+}
+
+static void creds_describe(const struct model *m, const struct proc_img *p, struct out *o)
+{
+	const struct creds_img *cr = &p->creds;
+
+	(void)m;
+	out_obj_begin(o, "credentials");
+	out_arr_begin(o, "uid");
+	for (int i = 0; i < 4; i++)
+		out_u64(o, NULL, cr->uid[i]);
+	out_arr_end(o);
+	out_arr_begin(o, "gid");
+	for (int i = 0; i < 4; i++)
+		out_u64(o, NULL, cr->gid[i]);
+	out_arr_end(o);
+	out_arr_begin(o, "groups");
+	for (uint32_t i = 0; i < cr->ngroups; i++)
+		out_u64(o, NULL, cr->groups[i]);
+	out_arr_end(o);
+	out_hex(o, "cap_effective", cr->cap_eff);
+	out_hex(o, "cap_permitted", cr->cap_prm);
+	out_hex(o, "cap_bounding", cr->cap_bnd);
+	out_i64(o, "dumpable", p->dumpable);
+	out_i64(o, "no_new_privs", p->no_new_privs);
+	out_obj_end(o);
+}
+
+const struct state_ops creds_ops = {
+	.name = "credentials",
+	.recs = {REC_CREDS},
+	.collect = creds_collect,
+	.encode = creds_encode,
+	.decode = creds_decode,
+	.prepare = creds_prepare,
+	.restore = creds_restore,
+	.describe = creds_describe,
+};

@@ -1,0 +1,371 @@
+/* state/proc.c: the process itself: ids, name, exe and cwd, umask, personality, nice,
+ * OOM score, affinity, timer slack, THP and subreaper flags, resource limits.
+ *
+ * Not saved here: credentials (creds.c), memory layout and mm fields (memory.c).
+ * Restore runs in the new process before its memory is replaced (cwd, umask, session,
+ * nice, ...) and, for rlimits, from cr_restart with prlimit() just before credentials
+ * change: without CAP_SYS_RESOURCE a hard limit can only be lowered, so a limit above
+ * cr_restart's own is kept at cr_restart's and said so. */
+#define LOG_PREFIX "proc: "
+#include "state.h"
+
+#include "../err.h"
+#include "../image.h"
+#include "../log.h"
+#include "../../util/buf.h"
+#include "../../util/out.h"
+#include "../../util/procfs.h"
+#include "../../util/wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../banned.h"
+
+static const char *const rlimit_names[MODEL_NRLIMIT] = {
+	"cpu",  "fsize",   "data",  "stack",    "core",   "rss",    "nproc",  "nofile",
+	"memlock", "as",   "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime",
+};
+
+/* readlink of /proc/PID/NAME, with " (deleted)" kept: the caller decides. */
+static char *read_link(pid_t pid, const char *name)
+{
+	char path[64], *buf;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	buf = malloc(MODEL_MAX_PATH);
+	if (!buf)
+		return NULL;
+	n = readlink(path, buf, MODEL_MAX_PATH - 1);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static int read_int_file(pid_t pid, const char *name, int64_t *ret)
+{
+	char path[64];
+	struct buf b;
+	int rc;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	buf_init(&b);
+	rc = buf_read_file(&b, path);
+	if (rc == 0)
+		*ret = strtoll((char *)b.data, NULL, 0);
+	buf_fini(&b);
+	return rc;
+}
+
+static int proc_collect(struct dump_ctx *c, struct err *err)
+{
+	struct proc_img *p = c->p;
+	struct proc_stat st;
+	int64_t v;
+	cpu_set_t cpus;
+	long r;
+	int rc;
+
+	rc = procfs_stat(p->pid, 0, &st);
+	if (rc < 0)
+		return err_code(err, rc, "cannot read /proc/%d/stat", p->pid);
+	p->ppid = (pid_t)st.f[4];
+	p->pgid = (pid_t)st.f[5];
+	p->sid = (pid_t)st.f[6];
+	p->nice = (int32_t)(int64_t)st.f[19];
+	p->exit_signal = (int32_t)st.f[38];
+	snprintf(p->comm, sizeof(p->comm), "%.15s", st.comm);
+
+	p->exe = read_link(p->pid, "exe");
+	p->cwd = read_link(p->pid, "cwd");
+	if (!p->cwd)
+		return err_sys(err, "cannot read the working directory of pid %d", p->pid);
+
+	if (read_int_file(p->pid, "personality", &v) == 0)
+		p->personality = (uint32_t)v;
+	if (read_int_file(p->pid, "oom_score_adj", &v) == 0)
+		p->oom_score_adj = (int32_t)v;
+	if (read_int_file(p->pid, "timerslack_ns", &v) == 0)
+		p->timer_slack_ns = (uint64_t)v;
+
+	CPU_ZERO(&cpus);
+	if (sched_getaffinity(p->pid, sizeof(cpus), &cpus) == 0)
+		memcpy(p->cpus_allowed, &cpus,
+		       sizeof(cpus) < sizeof(p->cpus_allowed) ? sizeof(cpus)
+							    : sizeof(p->cpus_allowed));
+	for (int i = 0; i < MODEL_NRLIMIT; i++) {
+		struct rlimit rl;
+
+		if (prlimit(p->pid, (__rlimit_resource_t)i, NULL, &rl) < 0)
+			return err_sys(err, "cannot read limit %s of pid %d", rlimit_names[i],
+				       p->pid);
+		p->rlim[i].cur = rl.rlim_cur;
+		p->rlim[i].max = rl.rlim_max;
+	}
+
+	/* What only the process can tell. */
+	r = inject_syscall(&c->inj, SYS_umask, 0, 0, 0, 0, 0, 0, err);
+	if (r == INJECT_FAILED)
+		return err->code;
+	p->umask = (uint32_t)r;
+	r = inject_syscall(&c->inj, SYS_umask, (uint64_t)r, 0, 0, 0, 0, 0, err);
+	if (r == INJECT_FAILED)
+		return err->code;
+	r = inject_syscall(&c->inj, SYS_prctl, PR_GET_THP_DISABLE, 0, 0, 0, 0, 0, err);
+	if (r == INJECT_FAILED)
+		return err->code;
+	p->thp_disable = r > 0;
+	r = inject_syscall(&c->inj, SYS_prctl, PR_GET_CHILD_SUBREAPER, c->scratch, 0, 0, 0, 0, err);
+	if (r == INJECT_FAILED)
+		return err->code;
+	if (r == 0) {
+		int32_t sub = 0;
+
+		if (pread(c->memfd, &sub, sizeof(sub), (off_t)c->scratch) == sizeof(sub))
+			p->child_subreaper = sub;
+	}
+	return 0;
+}
+
+static int proc_encode(struct dump_ctx *c, struct img_writer *w, struct err *err)
+{
+	const struct proc_img *p = c->p;
+	struct buf b;
+	int rc;
+
+	buf_init(&b);
+	put_u32(&b, (uint32_t)p->pid);
+	put_u32(&b, (uint32_t)p->ppid);
+	put_u32(&b, (uint32_t)p->pgid);
+	put_u32(&b, (uint32_t)p->sid);
+	put_u32(&b, p->flags);
+	put_i32(&b, p->exit_signal);
+	put_str(&b, p->comm);
+	put_str(&b, p->exe);
+	put_str(&b, p->cwd);
+	put_u32(&b, p->umask);
+	put_u32(&b, p->personality);
+	put_i32(&b, p->nice);
+	put_i32(&b, p->oom_score_adj);
+	put_i32(&b, p->thp_disable);
+	put_i32(&b, p->child_subreaper);
+	put_u64(&b, p->timer_slack_ns);
+	for (int i = 0; i < 16; i++)
+		put_u64(&b, p->cpus_allowed[i]);
+	put_u32(&b, MODEL_NRLIMIT);
+	for (int i = 0; i < MODEL_NRLIMIT; i++) {
+		put_u64(&b, p->rlim[i].cur);
+		put_u64(&b, p->rlim[i].max);
+	}
+	rc = b.oom ? err_set(err, -ENOMEM, "out of memory encoding pid %d", p->pid)
+		   : img_write_record(w, REC_PROC, REC_F_REQUIRED, b.data, b.len, err);
+	buf_fini(&b);
+	return rc;
+}
+
+static int proc_decode(struct model *m, const struct img_rec *rec, const struct img_reader *r,
+		       struct err *err)
+{
+	struct wire_rd rd;
+	struct proc_img *p;
+	uint32_t pid;
+	char *s;
+
+	wr_init(&rd, rec->payload, rec->len);
+	pid = get_u32(&rd);
+	if (rd.bad || pid == 0 || pid > 0x3fffffff)
+		return img_rec_corrupt(r, rec, "invalid pid", err);
+	if (model_find_proc(m, (pid_t)pid))
+		return img_rec_corrupt(r, rec, "a second record for the same process", err);
+	p = model_grow((void **)&m->procs, &m->nprocs, sizeof(*p));
+	if (!p)
+		return err_set(err, -ENOMEM, "out of memory");
+	p->pid = (pid_t)pid;
+	p->ppid = (pid_t)get_u32(&rd);
+	p->pgid = (pid_t)get_u32(&rd);
+	p->sid = (pid_t)get_u32(&rd);
+	p->flags = get_u32(&rd);
+	p->exit_signal = get_i32(&rd);
+	s = get_str(&rd, MODEL_COMM_LEN - 1);
+	if (s)
+		snprintf(p->comm, sizeof(p->comm), "%s", s);
+	free(s);
+	p->exe = get_str(&rd, MODEL_MAX_PATH);
+	p->cwd = get_str(&rd, MODEL_MAX_PATH);
+	p->umask = get_u32(&rd);
+	p->personality = get_u32(&rd);
+	p->nice = get_i32(&rd);
+	p->oom_score_adj = get_i32(&rd);
+	p->thp_disable = get_i32(&rd);
+	p->child_subreaper = get_i32(&rd);
+	p->timer_slack_ns = get_u64(&rd);
+	for (int i = 0; i < 16; i++)
+		p->cpus_allowed[i] = get_u64(&rd);
+	if (get_u32(&rd) != MODEL_NRLIMIT)
+		wr_fail(&rd, "unexpected number of resource limits");
+	for (int i = 0; i < MODEL_NRLIMIT; i++) {
+		p->rlim[i].cur = get_u64(&rd);
+		p->rlim[i].max = get_u64(&rd);
+	}
+	if (!wr_done(&rd))
+		return img_rec_corrupt(r, rec, rd.why, err);
+	if (!p->cwd || p->cwd[0] != '/')
+		return img_rec_corrupt(r, rec, "working directory is not an absolute path", err);
+	if (p->exit_signal < 0 || p->exit_signal > 64 || p->umask > 0777 || p->nice < -20 ||
+	    p->nice > 19 || p->oom_score_adj < -1000 || p->oom_score_adj > 1000 ||
+	    (p->flags & ~(uint32_t)PROC_STOPPED))
+		return img_rec_corrupt(r, rec, "field out of range", err);
+	return 0;
+}
+
+static int proc_prepare(struct rst_ctx *c, struct err *err)
+{
+	struct rst_proc *rp = c->rp;
+	struct proc_img *p = rp->p;
+
+	if (c->opts->restore_sid && p->sid != p->pid)
+		return err_set(err, -EBUSY,
+			       "pid %d: cannot restore session %d: its leader is not in the "
+			       "context (use --no-restore-sid)",
+			       p->pid, p->sid);
+	if (c->opts->restore_pgid && p->pgid != p->pid && !(c->opts->restore_sid && p->sid == p->pgid))
+		return err_set(err, -EBUSY,
+			       "pid %d: cannot restore process group %d: its leader is not in "
+			       "the context (use --no-restore-pgid)",
+			       p->pid, p->pgid);
+	return 0;
+}
+
+/* In the new process, before its memory is replaced. */
+static int proc_child(struct rst_ctx *c, struct err *err)
+{
+	struct proc_img *p = c->rp->p;
+	char buf[24];
+	int fd, n;
+
+	if (c->opts->restore_sid && p->sid == p->pid) {
+		if (setsid() < 0)
+			return err_sys(err, "pid %d: cannot create session", p->pid);
+	} else if (c->opts->restore_pgid && p->pgid == p->pid) {
+		if (setpgid(0, 0) < 0)
+			return err_sys(err, "pid %d: cannot create process group", p->pid);
+	}
+	if (chdir(p->cwd) < 0)
+		return err_sys(err, "pid %d: cannot enter working directory '%s'", p->pid, p->cwd);
+	umask(p->umask);
+	if (personality(p->personality) < 0)
+		return err_sys(err, "pid %d: cannot set personality %#x", p->pid, p->personality);
+	if (setpriority(PRIO_PROCESS, 0, p->nice) < 0)
+		return err_sys(err, "pid %d: cannot set nice value %d", p->pid, p->nice);
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
+		if (write(fd, buf, (size_t)n) < 0 && p->oom_score_adj < 0)
+			kmsg_add(KMSG_WARN,
+				 "pid %d: cannot set oom_score_adj %d without CAP_SYS_RESOURCE, "
+				 "keeping 0",
+				 p->pid, p->oom_score_adj);
+		close(fd);
+	}
+	if (p->timer_slack_ns && prctl(PR_SET_TIMERSLACK, p->timer_slack_ns, 0, 0, 0) < 0)
+		return err_sys(err, "pid %d: cannot set timer slack", p->pid);
+	if (p->thp_disable && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) < 0)
+		return err_sys(err, "pid %d: cannot disable transparent huge pages", p->pid);
+	if (p->child_subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		return err_sys(err, "pid %d: cannot become a child subreaper", p->pid);
+	if (sched_setaffinity(0, sizeof(p->cpus_allowed), (cpu_set_t *)p->cpus_allowed) < 0)
+		kmsg_add(KMSG_WARN, "pid %d: cannot restore CPU affinity: %s", p->pid,
+			 strerror(errno));
+	return 0;
+}
+
+/* Limits, from outside, while the new process still has cr_restart's credentials. */
+static int proc_restore(struct rst_ctx *c, struct err *err)
+{
+	struct rst_proc *rp = c->rp;
+	struct proc_img *p = rp->p;
+
+	(void)err;
+	for (int i = 0; i < MODEL_NRLIMIT; i++) {
+		struct rlimit now, want;
+
+		if (prlimit(rp->pid, (__rlimit_resource_t)i, NULL, &now) < 0)
+			continue;
+		want.rlim_max = p->rlim[i].max;
+		want.rlim_cur = p->rlim[i].cur;
+		if (want.rlim_max > now.rlim_max) {
+			kmsg_add(KMSG_WARN,
+				 "pid %d: hard limit %s %llu is above cr_restart's %llu, keeping "
+				 "%llu",
+				 p->pid, rlimit_names[i], (unsigned long long)want.rlim_max,
+				 (unsigned long long)now.rlim_max,
+				 (unsigned long long)now.rlim_max);
+			want.rlim_max = now.rlim_max;
+		}
+		if (want.rlim_cur > want.rlim_max)
+			want.rlim_cur = want.rlim_max;
+		if (want.rlim_cur == now.rlim_cur && want.rlim_max == now.rlim_max)
+			continue;
+		if (prlimit(rp->pid, (__rlimit_resource_t)i, &want, NULL) < 0)
+			kmsg_add(KMSG_WARN, "pid %d: cannot set limit %s: %s", p->pid,
+				 rlimit_names[i], strerror(errno));
+	}
+	return 0;
+}
+
+static void proc_describe(const struct model *m, const struct proc_img *p, struct out *o)
+{
+	(void)m;
+	out_i64(o, "pid", p->pid);
+	out_i64(o, "ppid", p->ppid);
+	out_i64(o, "pgid", p->pgid);
+	out_i64(o, "sid", p->sid);
+	out_str(o, "comm", p->comm);
+	out_str(o, "exe", p->exe);
+	out_str(o, "cwd", p->cwd);
+	out_bool(o, "stopped", p->flags & PROC_STOPPED);
+	out_i64(o, "exit_signal", p->exit_signal);
+	out_hex(o, "umask", p->umask);
+	out_hex(o, "personality", p->personality);
+	out_i64(o, "nice", p->nice);
+	out_i64(o, "oom_score_adj", p->oom_score_adj);
+	out_obj_begin(o, "rlimits");
+	for (int i = 0; i < MODEL_NRLIMIT; i++) {
+		char v[64];
+
+		if (p->rlim[i].cur == RLIM_INFINITY && p->rlim[i].max == RLIM_INFINITY)
+			snprintf(v, sizeof(v), "unlimited");
+		else
+			snprintf(v, sizeof(v), "%lld/%lld",
+				 p->rlim[i].cur == RLIM_INFINITY ? -1LL : (long long)p->rlim[i].cur,
+				 p->rlim[i].max == RLIM_INFINITY ? -1LL : (long long)p->rlim[i].max);
+		out_str(o, rlimit_names[i], v);
+	}
+	out_obj_end(o);
+}
+
+const struct state_ops proc_ops = {
+	.name = "process",
+	.recs = {REC_PROC},
+	.collect = proc_collect,
+	.encode = proc_encode,
+	.decode = proc_decode,
+	.prepare = proc_prepare,
+	.child = proc_child,
+	.restore = proc_restore,
+	.describe = proc_describe,
+};

@@ -1,0 +1,269 @@
+/* cr_checkpoint: save a running process to a context file. Parses BLCR's options,
+ * opens the destination, asks the engine, and reports as BLCR does. */
+#include "common.h"
+#include "opts.h"
+
+#include "engine/checkpoint.h"
+#include "engine/dest.h"
+#include "engine/err.h"
+#include "engine/log.h"
+#include "engine/ptrace_util.h"
+#include "engine/version.h"
+#include "util/buf.h"
+#include "util/procfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine/banned.h"
+
+#define PROG "cr_checkpoint"
+
+static void usage(FILE *f)
+{
+	fputs("Usage: " PROG " [options] ID\n"
+	      "Save the process (or tree, group, session) ID to a context file; restart it\n"
+	      "later with cr_restart.\n"
+	      "\n"
+	      "What to save (the last one given counts):\n"
+	      "  -T, --tree            ID and all its descendants (default)\n"
+	      "  -p, --pid, --process  the process ID (any of its thread ids) alone\n"
+	      "  -g, --pgid, --group   every process of process group ID\n"
+	      "  -s, --sid, --session  every process of session ID\n"
+	      "\n"
+	      "Where to save it (one of):\n"
+	      "  -c, --cwd             context.ID in the current directory (default)\n"
+	      "  -f, --file FILE       FILE\n"
+	      "  -F, --fd FD           the open descriptor FD (a file, pipe or socket)\n"
+	      "  -d, --dir DIR         one file per process in DIR (not implemented yet)\n"
+	      "\n"
+	      "How to replace an existing file:\n"
+	      "      --atomic          write a temporary file, rename it over FILE (default)\n"
+	      "      --backup[=NAME]   as --atomic, keeping the old FILE as NAME or FILE.~N~\n"
+	      "      --clobber         overwrite FILE in place\n"
+	      "      --noclobber       fail if FILE exists\n"
+	      "\n"
+	      "What happens to the process afterwards:\n"
+	      "      --run             it carries on (default)\n"
+	      "  -S, --signal NUM      it gets signal NUM (1-64)\n"
+	      "      --stop, --term, --abort, --kill, --cont\n"
+	      "                        it gets SIGSTOP, SIGTERM, SIGABRT, SIGKILL or SIGCONT\n"
+	      "\n"
+	      "Other options:\n"
+	      "      --sync, --nosync  sync the file and its directory to disk, or not\n"
+	      "                        (default: --sync)\n"
+	      "      --save-exe, --save-private, --save-shared, --save-all, --save-none\n"
+	      "                        also save the contents of file mappings\n"
+	      "      --ptraced-error, --ptraced-skip, --ptraced-allow\n"
+	      "      --ptracer-error, --ptracer-skip\n"
+	      "                        what to do with traced or tracing processes\n"
+	      "      --kmsg-none, --kmsg-error, --kmsg-warning\n"
+	      "                        when to print the request's detail lines (\"- ...\")\n"
+	      "  -t, --time SEC        give up after SEC seconds (0: no limit)\n"
+	      "  -q, --quiet           print nothing on stderr\n"
+	      "  -v, --verbose         say more\n"
+	      "  -?, -h, --help        this help\n"
+	      "      --version         print the version\n",
+	      f);
+}
+
+/* The pid to freeze for the scope asked: until process trees land, the scope must
+ * come down to one process. */
+static int resolve(const struct ckpt_opts *o, pid_t *ret, struct err *err)
+{
+	pid_t id = o->id;
+	struct proc_stat st;
+	int rc;
+
+	if (o->scope == CKPT_SCOPE_PROC || o->scope == CKPT_SCOPE_TREE) {
+		char path[64];
+		struct buf b;
+		uint64_t tgid = 0;
+
+		if (id == 0)
+			return err_set(err, -ESRCH, "ID 0 is cr_checkpoint itself: nothing to save");
+		buf_init(&b);
+		snprintf(path, sizeof(path), "/proc/%d/status", id);
+		rc = buf_read_file(&b, path);
+		if (rc == 0)
+			procfs_field_u64((char *)b.data, "Tgid", 10, &tgid);
+		buf_fini(&b);
+		if (rc < 0 || !tgid)
+			return err_set(err, -ESRCH, "no process %d", id);
+		*ret = (pid_t)tgid;
+		return 0;
+	} else {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+		pid_t found = 0;
+		int n = 0;
+
+		if (id == 0)
+			id = o->scope == CKPT_SCOPE_PGRP ? getpgrp() : getsid(0);
+		if (!d)
+			return err_sys(err, "cannot list /proc");
+		while ((de = readdir(d))) {
+			long pid;
+
+			if (parse_long(de->d_name, 1, INT32_MAX, &pid) < 0 || pid == getpid() ||
+			    procfs_stat((pid_t)pid, 0, &st) < 0 || st.state == 'Z')
+				continue;
+			if ((pid_t)st.f[o->scope == CKPT_SCOPE_PGRP ? 5 : 6] != id)
+				continue;
+			found = (pid_t)pid;
+			n++;
+		}
+		closedir(d);
+		if (n == 0)
+			return err_set(err, -ESRCH, "no process in %s %d",
+				       o->scope == CKPT_SCOPE_PGRP ? "process group" : "session", id);
+		if (n > 1)
+			return err_set(err, -ENOTSUP,
+				       "%s %d has %d processes; checkpointing several processes is "
+				       "not supported yet",
+				       o->scope == CKPT_SCOPE_PGRP ? "process group" : "session", id,
+				       n);
+		*ret = found;
+		return 0;
+	}
+}
+
+struct commit_arg {
+	struct dest *dest;
+	bool sync;
+};
+
+static int commit(void *arg, struct err *err)
+{
+	struct commit_arg *a = arg;
+
+	return dest_commit(a->dest, a->sync, err);
+}
+
+/* The requester: everything but waiting. */
+static int request(const struct ckpt_opts *o)
+{
+	struct err err = {0};
+	struct dest dest;
+	struct commit_arg ca = {&dest, o->sync};
+	struct ckpt_request req;
+	char file[64];
+	sigset_t block;
+	bool quiet = o->verbosity < 0;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	memset(&dest, 0, sizeof(dest));
+	dest.fd = -1;
+	/* A request cut short would leave the target frozen or half-injected. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigaddset(&block, SIGTSTP);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+
+	rc = resolve(o, &req.pid, &err);
+	if (rc < 0)
+		goto out;
+	if (o->dest == CDEST_DIR) {
+		rc = err_set(&err, -EINVAL, "--dir is not implemented yet");
+		goto out;
+	}
+	if (o->dest == CDEST_FD) {
+		rc = dest_open_fd(&dest, o->fd, &err);
+	} else {
+		const char *name = o->file;
+
+		if (o->dest == CDEST_CWD) {
+			snprintf(file, sizeof(file), "context.%d", o->id);
+			name = file;
+		}
+		rc = dest_open_file(&dest, name, (enum dest_policy)o->policy, o->backup_name, &err);
+		if (rc == 0 && o->verbosity > 0 && !quiet)
+			fprintf(stderr, PROG ": writing %s, then renaming it to %s\n",
+				dest.tmp ? dest.tmp : name, name);
+	}
+	if (rc < 0)
+		goto out;
+	if (o->time && ptu_set_deadline(o->time) < 0) {
+		rc = err_sys(&err, "cannot set the time limit");
+		goto out;
+	}
+	req.scope = o->scope;
+	req.flags = o->save_flags;
+	req.fd = dest.fd;
+	req.dest_name = dest_display(&dest);
+	req.commit = commit;
+	req.commit_arg = &ca;
+	req.signal = o->signal;
+	rc = checkpoint_run(&req, &err);
+	if (rc == -ETIMEDOUT || (rc < 0 && ptu_deadline_hit))
+		rc = err.code ? err.code : -ETIMEDOUT;
+out:
+	if (rc < 0)
+		dest_abort(&dest);
+	dest_fini(&dest);
+	tool_print_kmsgs(o->kmsg, rc < 0, quiet);
+	if (rc < 0 && !quiet)
+		fprintf(stderr, "Checkpoint failed: %s\n", err.msg);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct ckpt_opts o;
+	char msg[256];
+	pid_t child;
+	int rc, st;
+
+	rc = ckpt_parse(argc, argv, &o, msg, sizeof(msg));
+	if (rc == OPT_EXIT) {
+		if (o.help)
+			usage(stdout);
+		else
+			printf(PROG " version %s\n", CREST_VERSION);
+		return 0;
+	}
+	if (rc != OPT_OK) {
+		if (o.verbosity >= 0) {
+			fprintf(stderr, PROG ": %s\n", msg);
+			if (rc == OPT_USAGE)
+				usage(stderr);
+		}
+		return rc == OPT_USAGE ? 255 : tool_exit_code(rc);
+	}
+	log_verbosity = o.verbosity < 0 ? LOG_ERROR : o.verbosity > 1 ? LOG_DEBUG
+						   : o.verbosity > 0 ? LOG_INFO
+								     : LOG_WARN;
+
+	/* As BLCR: a child does the work and this process waits for it, so that a
+	 * process that checkpoints its own tree is saved while it waits, and after a
+	 * restart finds no child and carries on as if the checkpoint returned 0. */
+	fflush(NULL);
+	child = fork();
+	if (child < 0) {
+		if (o.verbosity >= 0)
+			fprintf(stderr, "Checkpoint failed: cannot fork: %s\n", strerror(errno));
+		return tool_exit_code(-errno);
+	}
+	if (child == 0) {
+		rc = tool_exit_code(request(&o));
+		fflush(NULL);
+		_exit(rc);
+	}
+	while (waitpid(child, &st, 0) < 0) {
+		if (errno == ECHILD)
+			return 0;
+		if (errno != EINTR)
+			return 1;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}

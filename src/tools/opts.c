@@ -1,0 +1,574 @@
+/* opts.c: BLCR's command lines for cr_checkpoint and cr_restart. */
+#include "opts.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/banned.h"
+
+/* BLCR's CR_CHKPT_DUMP_* flags. */
+#define DUMP_EXEC 0x200
+#define DUMP_PRIVATE 0x400
+#define DUMP_SHARED 0x800
+#define DUMP_ALL 0xe00
+
+static int say(char *msg, size_t n, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int say(char *msg, size_t n, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg && n) {
+		va_start(ap, fmt);
+		vsnprintf(msg, n, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+int opt_int(const char *s, long min, long max, long *ret)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s || isspace((unsigned char)*s) || (*s == '+'))
+		return -EINVAL;
+	if (*s == '-' && min >= 0)
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* ---- cr_checkpoint ---- */
+
+enum {
+	C_ATOMIC = 1000, C_BACKUP, C_CLOBBER, C_NOCLOBBER,
+	C_RUN, C_STOP, C_TERM, C_ABORT, C_KILL, C_CONT, C_EARLY_STOP, C_EARLY_ABRT,
+	C_SYNC, C_NOSYNC,
+	C_SAVE_EXE, C_SAVE_PRIV, C_SAVE_SHARED, C_SAVE_ALL, C_SAVE_NONE,
+	C_PTRACED_ERROR, C_PTRACED_SKIP, C_PTRACED_ALLOW, C_PTRACER_ERROR, C_PTRACER_SKIP,
+	C_KMSG_NONE, C_KMSG_ERROR, C_KMSG_WARNING,
+	C_VERSION,
+};
+
+static const struct option ckpt_long[] = {
+	{"tree", no_argument, NULL, 'T'},
+	{"pid", no_argument, NULL, 'p'},
+	{"process", no_argument, NULL, 'p'},
+	{"pgid", no_argument, NULL, 'g'},
+	{"group", no_argument, NULL, 'g'},
+	{"sid", no_argument, NULL, 's'},
+	{"session", no_argument, NULL, 's'},
+	{"cwd", no_argument, NULL, 'c'},
+	{"file", required_argument, NULL, 'f'},
+	{"fd", required_argument, NULL, 'F'},
+	{"dir", required_argument, NULL, 'd'},
+	{"atomic", no_argument, NULL, C_ATOMIC},
+	{"backup", optional_argument, NULL, C_BACKUP},
+	{"clobber", no_argument, NULL, C_CLOBBER},
+	{"noclobber", no_argument, NULL, C_NOCLOBBER},
+	{"run", no_argument, NULL, C_RUN},
+	{"signal", required_argument, NULL, 'S'},
+	{"stop", no_argument, NULL, C_STOP},
+	{"term", no_argument, NULL, C_TERM},
+	{"abort", no_argument, NULL, C_ABORT},
+	{"kill", no_argument, NULL, C_KILL},
+	{"cont", no_argument, NULL, C_CONT},
+	{"early-stop", no_argument, NULL, C_EARLY_STOP},
+	{"early-abrt", no_argument, NULL, C_EARLY_ABRT},
+	{"sync", no_argument, NULL, C_SYNC},
+	{"nosync", no_argument, NULL, C_NOSYNC},
+	{"save-exe", no_argument, NULL, C_SAVE_EXE},
+	{"save-private", no_argument, NULL, C_SAVE_PRIV},
+	{"save-shared", no_argument, NULL, C_SAVE_SHARED},
+	{"save-all", no_argument, NULL, C_SAVE_ALL},
+	{"save-none", no_argument, NULL, C_SAVE_NONE},
+	{"ptraced-error", no_argument, NULL, C_PTRACED_ERROR},
+	{"ptraced-skip", no_argument, NULL, C_PTRACED_SKIP},
+	{"ptraced-allow", no_argument, NULL, C_PTRACED_ALLOW},
+	{"ptracer-error", no_argument, NULL, C_PTRACER_ERROR},
+	{"ptracer-skip", no_argument, NULL, C_PTRACER_SKIP},
+	{"kmsg-none", no_argument, NULL, C_KMSG_NONE},
+	{"kmsg-error", no_argument, NULL, C_KMSG_ERROR},
+	{"kmsg-warning", no_argument, NULL, C_KMSG_WARNING},
+	{"time", required_argument, NULL, 't'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, C_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+static int set_dest(struct ckpt_opts *o, enum ckpt_dest_kind k, char *msg, size_t n)
+{
+	if (o->dest != CDEST_NONE)
+		return say(msg, n, -EINVAL, "only one destination (-c, -f, -F or -d) may be given");
+	o->dest = k;
+	return 0;
+}
+
+int ckpt_parse(int argc, char **argv, struct ckpt_opts *o, char *msg, size_t msglen)
+{
+	long v;
+	int c, rc;
+
+	memset(o, 0, sizeof(*o));
+	o->scope = 3; /* tree */
+	o->fd = -1;
+	o->sync = true;
+	o->kmsg = KMSG_MODE_ERROR;
+	if (msg && msglen)
+		msg[0] = '\0';
+	optind = 0; /* full reinitialisation of getopt */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "f:d:F:S:pgsTct:qvh?", ckpt_long, NULL)) != -1) {
+		switch (c) {
+		case 'T':
+			o->scope = 3;
+			break;
+		case 'p':
+			o->scope = 0;
+			break;
+		case 'g':
+			o->scope = 1;
+			break;
+		case 's':
+			o->scope = 2;
+			break;
+		case 'c':
+			if ((rc = set_dest(o, CDEST_CWD, msg, msglen)) < 0)
+				return rc;
+			break;
+		case 'f':
+			if ((rc = set_dest(o, CDEST_FILE, msg, msglen)) < 0)
+				return rc;
+			o->file = optarg;
+			break;
+		case 'F':
+			if ((rc = set_dest(o, CDEST_FD, msg, msglen)) < 0)
+				return rc;
+			if (opt_int(optarg, LONG_MIN, INT_MAX, &v) < 0)
+				return say(msg, msglen, OPT_USAGE, "bad descriptor '%s'", optarg);
+			if (v < 0)
+				return say(msg, msglen, -EINVAL, "bad descriptor %ld", v);
+			o->fd = (int)v;
+			break;
+		case 'd':
+			if ((rc = set_dest(o, CDEST_DIR, msg, msglen)) < 0)
+				return rc;
+			o->dir = optarg;
+			break;
+		case C_ATOMIC:
+			o->policy = CPOL_ATOMIC;
+			o->backup_name = NULL;
+			break;
+		case C_BACKUP:
+			o->policy = CPOL_BACKUP;
+			o->backup_name = optarg;
+			break;
+		case C_CLOBBER:
+			o->policy = CPOL_CLOBBER;
+			break;
+		case C_NOCLOBBER:
+			o->policy = CPOL_NOCLOBBER;
+			break;
+		case C_RUN:
+			o->signal = 0;
+			o->early = false;
+			break;
+		case 'S':
+			if (opt_int(optarg, LONG_MIN, LONG_MAX, &v) < 0)
+				return say(msg, msglen, OPT_USAGE, "bad signal '%s'", optarg);
+			if (v < 1 || v > 64)
+				return say(msg, msglen, -EINVAL, "signal %ld is not between 1 and 64",
+					   v);
+			o->signal = (int)v;
+			o->early = false;
+			break;
+		case C_STOP:
+		case C_TERM:
+		case C_ABORT:
+		case C_KILL:
+		case C_CONT:
+			o->signal = c == C_STOP ? 19 : c == C_TERM ? 15 : c == C_ABORT ? 6
+				  : c == C_KILL ? 9 : 18;
+			o->early = false;
+			break;
+		case C_EARLY_STOP:
+		case C_EARLY_ABRT:
+			o->signal = c == C_EARLY_STOP ? 19 : 6;
+			o->early = true;
+			break;
+		case C_SYNC:
+			o->sync = true;
+			break;
+		case C_NOSYNC:
+			o->sync = false;
+			break;
+		case C_SAVE_EXE:
+			o->save_flags |= DUMP_EXEC;
+			break;
+		case C_SAVE_PRIV:
+			o->save_flags |= DUMP_PRIVATE;
+			break;
+		case C_SAVE_SHARED:
+			o->save_flags |= DUMP_SHARED;
+			break;
+		case C_SAVE_ALL:
+			o->save_flags |= DUMP_ALL;
+			break;
+		case C_SAVE_NONE:
+			o->save_flags = 0;
+			break;
+		case C_PTRACED_ERROR:
+		case C_PTRACED_SKIP:
+		case C_PTRACED_ALLOW:
+			o->ptraced = c == C_PTRACED_ERROR  ? PTRACED_ERROR
+				     : c == C_PTRACED_SKIP ? PTRACED_SKIP
+							   : PTRACED_ALLOW;
+			break;
+		case C_PTRACER_ERROR:
+			o->ptracer = PTRACER_ERROR;
+			break;
+		case C_PTRACER_SKIP:
+			o->ptracer = PTRACER_SKIP;
+			break;
+		case C_KMSG_NONE:
+			o->kmsg = KMSG_MODE_NONE;
+			break;
+		case C_KMSG_ERROR:
+			o->kmsg = KMSG_MODE_ERROR;
+			break;
+		case C_KMSG_WARNING:
+			o->kmsg = KMSG_MODE_WARNING;
+			break;
+		case 't':
+			if (opt_int(optarg, LONG_MIN, UINT_MAX, &v) < 0)
+				return say(msg, msglen, OPT_USAGE, "bad time '%s'", optarg);
+			if (v < 0)
+				return say(msg, msglen, -EINVAL, "time %ld is negative", v);
+			o->time = (unsigned int)v;
+			break;
+		case 'q':
+			o->verbosity = -1;
+			break;
+		case 'v':
+			o->verbosity++;
+			break;
+		case 'h':
+			o->help = true;
+			return OPT_EXIT;
+		case C_VERSION:
+			o->version = true;
+			return OPT_EXIT;
+		case '?':
+			if (optopt == '?' || (optopt == 0 && !strcmp(argv[optind - 1], "-?"))) {
+				o->help = true;
+				return OPT_EXIT;
+			}
+			return say(msg, msglen, OPT_USAGE, "unknown option or missing argument");
+		default:
+			return say(msg, msglen, OPT_USAGE, "unknown option");
+		}
+	}
+	if (argc - optind != 1)
+		return say(msg, msglen, OPT_USAGE, "exactly one ID must be given");
+	if (opt_int(argv[optind], LONG_MIN, INT_MAX, &v) < 0 || v < 0)
+		return say(msg, msglen, OPT_USAGE, "bad ID '%s'", argv[optind]);
+	o->id = (pid_t)v;
+	if (o->dest == CDEST_NONE)
+		o->dest = CDEST_CWD;
+	return OPT_OK;
+}
+
+/* ---- cr_restart ---- */
+
+enum {
+	R_RUN = 1000, R_STOP, R_TERM, R_ABORT, R_KILL, R_CONT, R_EARLY_STOP, R_EARLY_ABRT,
+	R_OMIT_MAYBE, R_OMIT_ALWAYS, R_OMIT_NEVER,
+	R_ON_SUCCESS, R_ON_ARGS, R_ON_TEMP, R_ON_ENV, R_ON_PERM, R_ON_FAILURE,
+	R_RELOCATE,
+	R_PID, R_NOPID, R_PGID, R_NOPGID, R_SID, R_NOSID,
+	R_KMSG_NONE, R_KMSG_ERROR, R_KMSG_WARNING,
+};
+
+static const struct option rst_long[] = {
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"file", required_argument, NULL, 'f'},
+	{"fd", required_argument, NULL, 'F'},
+	{"dir", required_argument, NULL, 'd'},
+	{"run", no_argument, NULL, R_RUN},
+	{"signal", required_argument, NULL, 'S'},
+	{"stop", no_argument, NULL, R_STOP},
+	{"freeze", no_argument, NULL, R_STOP},
+	{"term", no_argument, NULL, R_TERM},
+	{"abort", no_argument, NULL, R_ABORT},
+	{"kill", no_argument, NULL, R_KILL},
+	{"cont", no_argument, NULL, R_CONT},
+	{"early-stop", no_argument, NULL, R_EARLY_STOP},
+	{"early-abrt", no_argument, NULL, R_EARLY_ABRT},
+	{"omit-maybe", no_argument, NULL, R_OMIT_MAYBE},
+	{"omit-always", no_argument, NULL, R_OMIT_ALWAYS},
+	{"omit-never", no_argument, NULL, R_OMIT_NEVER},
+	{"run-on-success", required_argument, NULL, R_ON_SUCCESS},
+	{"run-on-fail-args", required_argument, NULL, R_ON_ARGS},
+	{"run-on-fail-temp", required_argument, NULL, R_ON_TEMP},
+	{"run-on-fail-env", required_argument, NULL, R_ON_ENV},
+	{"run-on-fail-perm", required_argument, NULL, R_ON_PERM},
+	{"run-on-failure", required_argument, NULL, R_ON_FAILURE},
+	{"relocate", required_argument, NULL, R_RELOCATE},
+	{"restore-pid", no_argument, NULL, R_PID},
+	{"no-restore-pid", no_argument, NULL, R_NOPID},
+	{"restore-pgid", no_argument, NULL, R_PGID},
+	{"no-restore-pgid", no_argument, NULL, R_NOPGID},
+	{"restore-sid", no_argument, NULL, R_SID},
+	{"no-restore-sid", no_argument, NULL, R_NOSID},
+	{"kmsg-none", no_argument, NULL, R_KMSG_NONE},
+	{"kmsg-error", no_argument, NULL, R_KMSG_ERROR},
+	{"kmsg-warning", no_argument, NULL, R_KMSG_WARNING},
+	{NULL, 0, NULL, 0},
+};
+
+static char *trim_slashes(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 1 && s[n - 1] == '/')
+		s[--n] = '\0';
+	return s;
+}
+
+int reloc_parse(const char *arg, char **ret_from, char **ret_to)
+{
+	size_t n = strlen(arg);
+	char *from = malloc(n + 1), *to = malloc(n + 1), *dst = from;
+	bool seen_eq = false;
+
+	if (!from || !to) {
+		free(from);
+		free(to);
+		return -ENOMEM;
+	}
+	for (const char *p = arg; *p; p++) {
+		if (p[0] == '\\' && (p[1] == '\\' || p[1] == '=')) {
+			*dst++ = *++p;
+		} else if (*p == '=') {
+			if (seen_eq)
+				goto bad;
+			seen_eq = true;
+			*dst = '\0';
+			dst = to;
+		} else {
+			*dst++ = *p;
+		}
+	}
+	*dst = '\0';
+	if (!seen_eq || from[0] != '/' || to[0] != '/')
+		goto bad;
+	*ret_from = trim_slashes(from);
+	*ret_to = trim_slashes(to);
+	return 0;
+bad:
+	free(from);
+	free(to);
+	return -EINVAL;
+}
+
+static int add_reloc(struct rst_cli *o, const char *arg, char *msg, size_t n)
+{
+	char *from, *to;
+	struct reloc *r;
+
+	if (reloc_parse(arg, &from, &to) < 0)
+		return say(msg, n, -EINVAL, "bad relocation '%s' (want /OLD=/NEW)", arg);
+	if (!strcmp(from, to)) {
+		free(from);
+		free(to);
+		return 0;
+	}
+	r = realloc(o->relocs, (o->nrelocs + 1) * sizeof(*r));
+	if (!r) {
+		free(from);
+		free(to);
+		return say(msg, n, -ENOMEM, "out of memory");
+	}
+	o->relocs = r;
+	o->relocs[o->nrelocs++] = (struct reloc){from, to};
+	return 0;
+}
+
+static int set_src(struct rst_cli *o, enum rst_src_kind k, char *msg, size_t n)
+{
+	if (o->src != RSRC_NONE)
+		return say(msg, n, -EINVAL, "only one source (-f, -F or -d) may be given");
+	o->src = k;
+	return 0;
+}
+
+void rst_cli_fini(struct rst_cli *o)
+{
+	for (size_t i = 0; i < o->nrelocs; i++) {
+		free(o->relocs[i].from);
+		free(o->relocs[i].to);
+	}
+	free(o->relocs);
+	o->relocs = NULL;
+	o->nrelocs = 0;
+}
+
+int rst_parse(int argc, char **argv, struct rst_cli *o, char *msg, size_t msglen)
+{
+	long v;
+	int c, rc;
+
+	memset(o, 0, sizeof(*o));
+	o->fd = -1;
+	o->restore_pid = true;
+	o->kmsg = KMSG_MODE_ERROR;
+	if (msg && msglen)
+		msg[0] = '\0';
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "qvhS:F:d:f:?", rst_long, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			o->help = true;
+			return OPT_EXIT;
+		case 'v':
+			o->version = true;
+			return OPT_EXIT;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'f':
+			if ((rc = set_src(o, RSRC_FILE, msg, msglen)) < 0)
+				return rc;
+			o->file = optarg;
+			break;
+		case 'F':
+			if ((rc = set_src(o, RSRC_FD, msg, msglen)) < 0)
+				return rc;
+			if (opt_int(optarg, LONG_MIN, INT_MAX, &v) < 0)
+				return say(msg, msglen, OPT_USAGE, "bad descriptor '%s'", optarg);
+			if (v < 0)
+				return say(msg, msglen, -EINVAL, "bad descriptor %ld", v);
+			o->fd = (int)v;
+			break;
+		case 'd':
+			if ((rc = set_src(o, RSRC_DIR, msg, msglen)) < 0)
+				return rc;
+			o->dir = optarg;
+			break;
+		case R_RUN:
+			o->signal = 0;
+			o->early = false;
+			break;
+		case 'S':
+			if (opt_int(optarg, LONG_MIN, LONG_MAX, &v) < 0)
+				return say(msg, msglen, OPT_USAGE, "bad signal '%s'", optarg);
+			if (v < 1 || v > 64)
+				return say(msg, msglen, -EINVAL, "signal %ld is not between 1 and 64",
+					   v);
+			o->signal = (int)v;
+			o->early = false;
+			break;
+		case R_STOP:
+		case R_TERM:
+		case R_ABORT:
+		case R_KILL:
+		case R_CONT:
+			o->signal = c == R_STOP ? 19 : c == R_TERM ? 15 : c == R_ABORT ? 6
+				  : c == R_KILL ? 9 : 18;
+			o->early = false;
+			break;
+		case R_EARLY_STOP:
+		case R_EARLY_ABRT:
+			o->signal = c == R_EARLY_STOP ? 19 : 6;
+			o->early = true;
+			break;
+		case R_OMIT_MAYBE:
+			o->omit = OMIT_MAYBE;
+			break;
+		case R_OMIT_ALWAYS:
+			o->omit = OMIT_ALWAYS;
+			break;
+		case R_OMIT_NEVER:
+			o->omit = OMIT_NEVER;
+			break;
+		case R_ON_SUCCESS:
+			o->hook[HOOK_SUCCESS] = optarg;
+			break;
+		case R_ON_ARGS:
+			o->hook[HOOK_ARGS] = optarg;
+			break;
+		case R_ON_TEMP:
+			o->hook[HOOK_TEMP] = optarg;
+			break;
+		case R_ON_ENV:
+			o->hook[HOOK_ENV] = optarg;
+			break;
+		case R_ON_PERM:
+			o->hook[HOOK_PERM] = optarg;
+			break;
+		case R_ON_FAILURE:
+			o->hook[HOOK_ARGS] = o->hook[HOOK_TEMP] = o->hook[HOOK_ENV] =
+				o->hook[HOOK_PERM] = optarg;
+			break;
+		case R_RELOCATE:
+			if ((rc = add_reloc(o, optarg, msg, msglen)) < 0)
+				return rc;
+			break;
+		case R_PID:
+		case R_NOPID:
+			o->restore_pid = c == R_PID;
+			break;
+		case R_PGID:
+		case R_NOPGID:
+			o->restore_pgid = c == R_PGID;
+			break;
+		case R_SID:
+		case R_NOSID:
+			o->restore_sid = c == R_SID;
+			break;
+		case R_KMSG_NONE:
+			o->kmsg = KMSG_MODE_NONE;
+			break;
+		case R_KMSG_ERROR:
+			o->kmsg = KMSG_MODE_ERROR;
+			break;
+		case R_KMSG_WARNING:
+			o->kmsg = KMSG_MODE_WARNING;
+			break;
+		case '?':
+			if (optopt == '?' || (optopt == 0 && !strcmp(argv[optind - 1], "-?"))) {
+				o->help = true;
+				return OPT_EXIT;
+			}
+			return say(msg, msglen, OPT_USAGE, "unknown option or missing argument");
+		default:
+			return say(msg, msglen, OPT_USAGE, "unknown option");
+		}
+	}
+	if (o->src == RSRC_FILE || o->src == RSRC_FD) {
+		if (optind != argc)
+			return say(msg, msglen, OPT_USAGE, "no FILE may follow -f or -F");
+	} else if (o->src == RSRC_NONE) {
+		if (argc - optind != 1)
+			return say(msg, msglen, OPT_USAGE, "exactly one context FILE must be given");
+		o->src = RSRC_FILE;
+		o->file = argv[optind];
+	}
+	return OPT_OK;
+}

@@ -1,0 +1,206 @@
+/* out.c: one emitter for cr_info's text and JSON. */
+#include "out.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "../engine/banned.h"
+
+void out_init(struct out *o, FILE *f, bool json)
+{
+	memset(o, 0, sizeof(*o));
+	o->f = f;
+	o->json = json;
+	o->first[0] = true;
+}
+
+static void indent(struct out *o)
+{
+	for (int i = 1; i < o->depth; i++)
+		fputs("  ", o->f);
+}
+
+static void json_escape(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* Print what comes before a member: separator, indentation and key. */
+static void member(struct out *o, const char *key)
+{
+	int d = o->depth;
+
+	if (o->json) {
+		if (!o->first[d])
+			fputc(',', o->f);
+		if (d > 0) {
+			fputc('\n', o->f);
+			for (int i = 0; i < d; i++)
+				fputs("  ", o->f);
+		}
+		if (key && !o->array[d]) {
+			json_escape(o->f, key);
+			fputs(": ", o->f);
+		}
+	} else if (o->inline_[d]) {
+		if (!o->first[d])
+			fputc(' ', o->f);
+		if (key && !o->array[d])
+			fprintf(o->f, "%s=", key);
+	} else {
+		indent(o);
+		if (o->array[d])
+			fputs("- ", o->f);
+		if (key && (!o->array[d] || !o->json))
+			fprintf(o->f, "%s: ", key);
+	}
+	o->first[d] = false;
+}
+
+static void end_line(struct out *o)
+{
+	if (!o->json && !o->inline_[o->depth])
+		fputc('\n', o->f);
+}
+
+static void open_level(struct out *o, bool array, bool inl)
+{
+	if (o->depth + 1 >= OUT_MAX_DEPTH)
+		return;
+	o->depth++;
+	o->first[o->depth] = true;
+	o->array[o->depth] = array;
+	o->inline_[o->depth] = inl;
+}
+
+void out_obj_begin(struct out *o, const char *key)
+{
+	int d = o->depth;
+	/* Text: an unnamed object in an array is one line; a named one is a block. */
+	bool inl = !o->json && (o->inline_[d] || (o->array[d] && !key));
+
+	member(o, key);
+	if (o->json) {
+		fputc('{', o->f);
+	} else if (o->inline_[d]) {
+		fputc('{', o->f);
+	} else if (!inl) {
+		if (key || o->array[d])
+			fputc('\n', o->f);
+	}
+	open_level(o, false, inl);
+}
+
+void out_obj_end(struct out *o)
+{
+	bool inl = o->inline_[o->depth];
+	bool was_empty = o->first[o->depth];
+
+	if (o->depth > 0)
+		o->depth--;
+	if (o->json) {
+		if (!was_empty) {
+			fputc('\n', o->f);
+			for (int i = 0; i < o->depth; i++)
+				fputs("  ", o->f);
+		}
+		fputc('}', o->f);
+	} else if (inl) {
+		if (o->inline_[o->depth])
+			fputc('}', o->f);
+		else
+			fputc('\n', o->f);
+	}
+}
+
+void out_arr_begin(struct out *o, const char *key)
+{
+	int d = o->depth;
+	bool inl = !o->json && o->inline_[d];
+
+	member(o, key);
+	if (o->json || inl)
+		fputc('[', o->f);
+	else
+		fputc('\n', o->f);
+	open_level(o, true, inl);
+}
+
+void out_arr_end(struct out *o)
+{
+	bool inl = o->inline_[o->depth];
+	bool was_empty = o->first[o->depth];
+
+	if (o->depth > 0)
+		o->depth--;
+	if (o->json) {
+		if (!was_empty) {
+			fputc('\n', o->f);
+			for (int i = 0; i < o->depth; i++)
+				fputs("  ", o->f);
+		}
+		fputc(']', o->f);
+	} else if (inl) {
+		fputc(']', o->f);
+	}
+}
+
+void out_str(struct out *o, const char *key, const char *v)
+{
+	member(o, key);
+	if (o->json) {
+		if (v)
+			json_escape(o->f, v);
+		else
+			fputs("null", o->f);
+	} else {
+		fputs(v ? v : "-", o->f);
+	}
+	end_line(o);
+}
+
+void out_u64(struct out *o, const char *key, uint64_t v)
+{
+	member(o, key);
+	fprintf(o->f, "%" PRIu64, v);
+	end_line(o);
+}
+
+void out_i64(struct out *o, const char *key, int64_t v)
+{
+	member(o, key);
+	fprintf(o->f, "%" PRId64, v);
+	end_line(o);
+}
+
+void out_hex(struct out *o, const char *key, uint64_t v)
+{
+	member(o, key);
+	fprintf(o->f, o->json ? "\"0x%" PRIx64 "\"" : "0x%" PRIx64, v);
+	end_line(o);
+}
+
+void out_bool(struct out *o, const char *key, bool v)
+{
+	member(o, key);
+	fputs(v ? "true" : "false", o->f);
+	end_line(o);
+}
+
+void out_finish(struct out *o)
+{
+	if (o->json)
+		fputc('\n', o->f);
+	fflush(o->f);
+}
