@@ -57,3 +57,23 @@ clean:
 	rm -rf build build-asan
 
 .PHONY: all clean
+
+# ---- tests ----
+# Test programs are always plain builds: a sanitizer's shadow memory would be
+# checkpointed with them.
+TBUILD      := build/tests
+TEST_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Wno-unused-parameter -pthread \
+               -Itests/lib
+STATE_BINS  := $(patsubst tests/state/%.c,$(TBUILD)/state/%,$(wildcard tests/state/*.c))
+
+$(TBUILD)/ct_run: tests/lib/ct_run.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $<
+
+$(TBUILD)/state/%: tests/state/%.c tests/lib/ct.c tests/lib/ct.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< tests/lib/ct.c -lrt
+
+test-progs: $(TBUILD)/ct_run $(STATE_BINS)
+
+.PHONY: test-progs
