@@ -59,12 +59,15 @@ clean:
 .PHONY: all clean
 
 # ---- tests ----
-# Test programs are always plain builds: a sanitizer's shadow memory would be
-# checkpointed with them.
-TBUILD      := build/tests
+# Test programs are plain builds whatever SAN says: a sanitizer's shadow memory would
+# be checkpointed with them. Unit tests link the engine as built (with SAN=1, under
+# the sanitizers too).
+TBUILD      := $(BUILD)/tests
 TEST_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Wno-unused-parameter -pthread \
                -Itests/lib
 STATE_BINS  := $(patsubst tests/state/%.c,$(TBUILD)/state/%,$(wildcard tests/state/*.c))
+FAIL_BINS   := $(patsubst tests/fail/%.c,$(TBUILD)/fail/%,$(wildcard tests/fail/*.c))
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(TBUILD)/unit/%,$(wildcard tests/unit/*.c))
 
 $(TBUILD)/ct_run: tests/lib/ct_run.c
 	@mkdir -p $(@D)
@@ -74,6 +77,20 @@ $(TBUILD)/state/%: tests/state/%.c tests/lib/ct.c tests/lib/ct.h
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< tests/lib/ct.c -lrt
 
-test-progs: $(TBUILD)/ct_run $(STATE_BINS)
+$(TBUILD)/fail/%: tests/fail/%.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $<
 
-.PHONY: test-progs
+$(TBUILD)/unit/%: tests/unit/%.c $(TOOLCOMMON) $(BUILD)/libcrest.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc -Itests/lib -o $@ $^ $(LDFLAGS) -lcmocka $(LDLIBS)
+
+test-progs: $(TBUILD)/ct_run $(STATE_BINS) $(FAIL_BINS) $(UNIT_BINS)
+
+# Everything the tests need, in both builds; then every test.
+check:
+	$(MAKE) WERROR=$(WERROR) all test-progs
+	$(MAKE) WERROR=$(WERROR) SAN=1 all test-progs
+	tests/run-tests.sh
+
+.PHONY: test-progs check

@@ -6,6 +6,7 @@
 
 #include "context.h"
 #include "err.h"
+#include "fault.h"
 #include "image.h"
 #include "inject.h"
 #include "log.h"
@@ -271,11 +272,18 @@ int checkpoint_run(const struct ckpt_request *req, struct err *err)
 	rc = seize_proc(&seized, req->pid, err);
 	if (rc < 0)
 		goto out_model;
+	/* Tests: the target dies while frozen, as if it exited mid-checkpoint. */
+	if (fault_armed("checkpoint:target-exits"))
+		kill(req->pid, SIGKILL);
 	rc = open_handles(&c, err);
 	if (rc == 0)
 		rc = collect(&c, err);
+	if (rc == 0 && fault_armed("checkpoint:collect"))
+		rc = err_set(err, -EIO, "fault injected after collecting pid %d", req->pid);
 	if (rc == 0)
 		rc = write_context(&c, req, err);
+	if (rc == 0 && fault_armed("checkpoint:write"))
+		rc = err_set(err, -ENOSPC, "fault injected after writing pid %d", req->pid);
 	if (rc == 0 && req->commit)
 		rc = req->commit(req->commit_arg, err);
 	if (c.scratch) {

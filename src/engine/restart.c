@@ -11,6 +11,7 @@
 
 #include "context.h"
 #include "err.h"
+#include "fault.h"
 #include "image.h"
 #include "inject.h"
 #include "log.h"
@@ -446,6 +447,10 @@ static int restore_proc(struct rst_ctx *c, struct rst_result *res, struct err *e
 		if (rc < 0)
 			goto out_status;
 	}
+	if (fault_armed("restart:prepare")) {
+		rc = err_set(err, -ENOMEM, "fault injected before creating pid %d", p->pid);
+		goto out_status;
+	}
 
 	pid = create_process(c, rp->moves[0].parent_fd, status_child_fd, err);
 	for (uint32_t i = 0; i < rp->nmoves; i++)
@@ -464,6 +469,8 @@ static int restore_proc(struct rst_ctx *c, struct rst_result *res, struct err *e
 	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
 		if (state_table[i]->restore)
 			rc = state_table[i]->restore(c, err);
+	if (rc == 0 && fault_armed("restart:restore"))
+		rc = err_set(err, -EIO, "fault injected after restoring pid %d", p->pid);
 	if (rc == 0)
 		rc = verify_spans(c, err);
 	if (rc == 0)

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Run every crest test and end with "N passed, N failed"; exit non-zero on any failure.
+#
+#   tests/run-tests.sh [GROUP...]     groups: unit state fail fuzz (default: all)
+#
+# Expects both builds (make all test-progs; make SAN=1 all test-progs). State tests
+# run with the plain tools and again with the sanitizer-built tools; the programs
+# under test are always plain builds. Each test prints "PASS name" or "FAIL name: why".
+set -u
+cd "$(dirname "$0")/.." || exit 2
+top=$PWD
+groups=${*:-unit state fail fuzz}
+passed=0
+failed=0
+failures=()
+export LIBCR_DISABLE_NSCD=1
+
+# Record the verdict lines a test printed; a test that printed none counts by its
+# exit status.
+tally() { # name, exit status, output
+	local name=$1 rc=$2 out=$3 seen=0 line
+	while IFS= read -r line; do
+		case $line in
+		PASS\ *) passed=$((passed + 1)); seen=1; echo "$line" ;;
+		FAIL\ *) failed=$((failed + 1)); seen=1; echo "$line"; failures+=("$line") ;;
+		esac
+	done <<<"$out"
+	if [ $seen = 0 ]; then
+		if [ "$rc" = 0 ]; then
+			passed=$((passed + 1)); echo "PASS $name"
+		else
+			failed=$((failed + 1)); echo "FAIL $name (exit $rc)"; failures+=("FAIL $name (exit $rc)")
+			echo "$out" | tail -n 20 | sed 's/^/  | /'
+		fi
+	elif [ "$rc" != 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
+		failed=$((failed + 1)); echo "FAIL $name (exit $rc)"; failures+=("FAIL $name (exit $rc)")
+	fi
+}
+
+# Bound every test: a hang is a failure, not a stuck CI.
+run() { # name, timeout, command...
+	local name=$1 secs=$2 out rc
+	shift 2
+	out=$(timeout -k 5 "$secs" "$@" 2>&1)
+	rc=$?
+	[ $rc = 124 ] && out="$out
+FAIL $name: timed out after ${secs}s"
+	tally "$name" $rc "$out"
+}
+
+for g in $groups; do
+	case $g in
+	unit)
+		for b in build build-asan; do
+			for t in "$b"/tests/unit/*; do
+				[ -x "$t" ] || continue
+				run "unit/$(basename "$t") ($b)" 300 "$t"
+			done
+		done
+		;;
+	state)
+		for b in build build-asan; do
+			export CR_CHECKPOINT=$top/$b/bin/cr_checkpoint CR_RESTART=$top/$b/bin/cr_restart
+			for t in build/tests/state/*; do
+				[ -x "$t" ] || continue
+				n=$(basename "$t")
+				for m in continue restart cycles; do
+					run "state/$n $m ($b)" 120 build/tests/ct_run -m "$m" "$n [$b]" "$t"
+				done
+			done
+		done
+		;;
+	fail)
+		for b in build build-asan; do
+			for t in tests/fail/*.sh; do
+				[ -f "$t" ] || continue
+				run "fail/$(basename "$t" .sh) ($b)" 300 env BIN="$top/$b/bin" \
+					TBIN="$top/build/tests" bash "$t"
+			done
+		done
+		;;
+	fuzz)
+		if [ -x tests/fuzz/run.sh ]; then
+			run "fuzz/context_load" 600 tests/fuzz/run.sh
+		fi
+		;;
+	*)
+		echo "unknown group $g" >&2
+		exit 2
+		;;
+	esac
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+	echo
+	echo "Failures:"
+	printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]
