@@ -66,9 +66,17 @@ static int admit(const struct ckpt_request *req, struct err *err)
 	buf_fini(&b);
 	if (rc < 0)
 		return err_set(err, -ESRCH, "no process %d", pid);
-	if (tracer)
+	if (tracer) {
+		/* Traced by crest itself: another checkpoint or a restart still running. */
+		struct proc_stat ts;
+
+		if (procfs_stat((pid_t)tracer, 0, &ts) == 0 &&
+		    (!strcmp(ts.comm, "cr_restart") || !strcmp(ts.comm, "cr_checkpoint")))
+			return err_set(err, -EBUSY, "pid %d is in another checkpoint or restart",
+				       pid);
 		return err_set(err, -CREST_EPTRACED, "pid %d is being traced by pid %llu", pid,
 			       (unsigned long long)tracer);
+	}
 
 	/* Until process trees land, a tree is one process without children. */
 	if (req->scope == CKPT_SCOPE_TREE) {

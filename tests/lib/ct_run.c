@@ -209,18 +209,26 @@ static void wait_gone(pid_t pid)
 	}
 }
 
-/* Wait until pid exists as a child of parent and nobody traces it any more: the
- * restart is over. */
-static void wait_restored(pid_t pid, pid_t parent)
+/* Wait until pid runs prog again, as a child of parent, and nobody traces it any
+ * more: the restart is over. (Before that it is first a copy of cr_restart, then
+ * traced by it.) */
+static void wait_restored(pid_t pid, pid_t parent, const char *prog)
 {
 	double end = now() + timeout_s;
-	char path[64], buf[4096];
+	char path[64], exe[64], buf[4096];
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
 	for (;;) {
 		FILE *f = fopen(path, "r");
 		long ppid = -1, tracer = -1;
+		ssize_t n = readlink(exe, buf, sizeof(buf) - 1);
 
+		buf[n > 0 ? n : 0] = '\0';
+		if (f && strcmp(buf, prog)) {
+			fclose(f);
+			f = NULL;
+		}
 		if (f) {
 			while (fgets(buf, sizeof(buf), f)) {
 				sscanf(buf, "PPid: %ld", &ppid);
@@ -337,7 +345,7 @@ int main(int argc, char **argv)
 			close(to);
 			close(from);
 			rpid = restart(rst, &to, &from);
-			wait_restored(prog, rpid);
+			wait_restored(prog, rpid, argv[optind + 1]);
 		}
 	}
 	if (write(to, "GO\n", 3) != 3)
