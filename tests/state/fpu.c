@@ -17,12 +17,12 @@
 
 /* What a park routine loads and stores; offsets are used by the asm below. */
 struct regs {
-	uint8_t v[32][64];   /* 0: zmm/ymm/xmm n in v[n] (low bytes for narrower ones) */
-	uint64_t k[8];       /* 2048 */
-	uint32_t mxcsr;      /* 2112 */
-	uint16_t fcw;        /* 2116 */
+	uint8_t v[32][64]; /* 0: zmm/ymm/xmm n in v[n] (low bytes for narrower ones) */
+	uint64_t k[8];     /* 2048 */
+	uint32_t mxcsr;    /* 2112 */
+	uint16_t fcw;      /* 2116 */
 	uint16_t pad[5];
-	uint8_t st[8][16];   /* 2128: st(0)..st(7), 10 bytes each */
+	uint8_t st[8][16]; /* 2128: st(0)..st(7), 10 bytes each */
 } __attribute__((aligned(64)));
 
 _Static_assert(__builtin_offsetof(struct regs, k) == 2048, "layout");
@@ -37,37 +37,56 @@ long park_avx512(const struct regs *in, struct regs *out, long fd, void *buf);
 long park_avx(const struct regs *in, struct regs *out, long fd, void *buf);
 long park_sse(const struct regs *in, struct regs *out, long fd, void *buf);
 
-#define PARK_PROLOGUE                                                                         \
-	"push %r12\n push %r13\n mov %rdi, %r12\n mov %rsi, %r13\n sub $16, %rsp\n"          \
+/* clang-format off: one line per step of each routine */
+#define PARK_PROLOGUE                                                                      \
+	"push %r12\n push %r13\n mov %rdi, %r12\n mov %rsi, %r13\n sub $16, %rsp\n"        \
 	"stmxcsr (%rsp)\n fnstcw 4(%rsp)\n"
-#define PARK_X87_LOAD                                                                         \
-	"ldmxcsr 2112(%r12)\n fldcw 2116(%r12)\n"                                             \
+#define PARK_X87_LOAD                                                                      \
+	"ldmxcsr 2112(%r12)\n fldcw 2116(%r12)\n"                                          \
 	".irp n,7,6,5,4,3,2,1,0\n fldt 2128+\\n*16(%r12)\n .endr\n"
 #define PARK_SYSCALL "mov %rdx, %rdi\n mov %rcx, %rsi\n mov $1, %edx\n xor %eax, %eax\n syscall\n"
-#define PARK_X87_STORE                                                                        \
-	"stmxcsr 2112(%r13)\n fnstcw 2116(%r13)\n"                                            \
+#define PARK_X87_STORE                                                                     \
+	"stmxcsr 2112(%r13)\n fnstcw 2116(%r13)\n"                                         \
 	".irp n,0,1,2,3,4,5,6,7\n fstpt 2128+\\n*16(%r13)\n .endr\n"
 #define PARK_EPILOGUE "ldmxcsr (%rsp)\n fldcw 4(%rsp)\n add $16, %rsp\n pop %r13\n pop %r12\n ret\n"
 #define N16 "0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15"
 #define N32 N16 ",16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31"
 
 __asm__(".text\n"
-	".globl park_avx512\n .type park_avx512, @function\n park_avx512:\n" PARK_PROLOGUE
+	".globl park_avx512\n .type park_avx512, @function\n park_avx512:\n"
+	PARK_PROLOGUE
 	".irp n," N32 "\n vmovdqu64 \\n*64(%r12), %zmm\\n\n .endr\n"
-	".irp n,0,1,2,3,4,5,6,7\n kmovq 2048+\\n*8(%r12), %k\\n\n .endr\n" PARK_X87_LOAD
-		PARK_SYSCALL ".irp n," N32 "\n vmovdqu64 %zmm\\n, \\n*64(%r13)\n .endr\n"
-	".irp n,0,1,2,3,4,5,6,7\n kmovq %k\\n, 2048+\\n*8(%r13)\n .endr\n" PARK_X87_STORE
-	"vzeroupper\n" PARK_EPILOGUE ".size park_avx512, .-park_avx512\n"
+	".irp n,0,1,2,3,4,5,6,7\n kmovq 2048+\\n*8(%r12), %k\\n\n .endr\n"
+	PARK_X87_LOAD
+	PARK_SYSCALL
+	".irp n," N32 "\n vmovdqu64 %zmm\\n, \\n*64(%r13)\n .endr\n"
+	".irp n,0,1,2,3,4,5,6,7\n kmovq %k\\n, 2048+\\n*8(%r13)\n .endr\n"
+	PARK_X87_STORE
+	"vzeroupper\n"
+	PARK_EPILOGUE
+	".size park_avx512, .-park_avx512\n"
 
-	".globl park_avx\n .type park_avx, @function\n park_avx:\n" PARK_PROLOGUE
-	".irp n," N16 "\n vmovdqu \\n*64(%r12), %ymm\\n\n .endr\n" PARK_X87_LOAD PARK_SYSCALL
-	".irp n," N16 "\n vmovdqu %ymm\\n, \\n*64(%r13)\n .endr\n" PARK_X87_STORE
-	"vzeroupper\n" PARK_EPILOGUE ".size park_avx, .-park_avx\n"
+	".globl park_avx\n .type park_avx, @function\n park_avx:\n"
+	PARK_PROLOGUE
+	".irp n," N16 "\n vmovdqu \\n*64(%r12), %ymm\\n\n .endr\n"
+	PARK_X87_LOAD
+	PARK_SYSCALL
+	".irp n," N16 "\n vmovdqu %ymm\\n, \\n*64(%r13)\n .endr\n"
+	PARK_X87_STORE
+	"vzeroupper\n"
+	PARK_EPILOGUE
+	".size park_avx, .-park_avx\n"
 
-	".globl park_sse\n .type park_sse, @function\n park_sse:\n" PARK_PROLOGUE
-	".irp n," N16 "\n movdqu \\n*64(%r12), %xmm\\n\n .endr\n" PARK_X87_LOAD PARK_SYSCALL
-	".irp n," N16 "\n movdqu %xmm\\n, \\n*64(%r13)\n .endr\n" PARK_X87_STORE PARK_EPILOGUE
+	".globl park_sse\n .type park_sse, @function\n park_sse:\n"
+	PARK_PROLOGUE
+	".irp n," N16 "\n movdqu \\n*64(%r12), %xmm\\n\n .endr\n"
+	PARK_X87_LOAD
+	PARK_SYSCALL
+	".irp n," N16 "\n movdqu %xmm\\n, \\n*64(%r13)\n .endr\n"
+	PARK_X87_STORE
+	PARK_EPILOGUE
 	".size park_sse, .-park_sse\n");
+/* clang-format on */
 
 enum level { SSE, AVX, AVX512 };
 static const char *const level_name[] = {"SSE", "AVX", "AVX-512"};

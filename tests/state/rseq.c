@@ -90,8 +90,8 @@ static const char *self_check(struct th *t, char *why, size_t n)
 			 rs->cpu_id_start == cpu;
 	}
 	if (!agreed) {
-		snprintf(why, n, "rseq cpu_id %d / cpu_id_start %u, sched_getcpu %d", (int)rs->cpu_id,
-			 rs->cpu_id_start, sched_getcpu());
+		snprintf(why, n, "rseq cpu_id %d / cpu_id_start %u, sched_getcpu %d",
+			 (int)rs->cpu_id, rs->cpu_id_start, sched_getcpu());
 		return why;
 	}
 	if (robust_get(&head, &len) < 0 || head != t->robust_head || len != t->robust_len) {

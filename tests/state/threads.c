@@ -25,13 +25,13 @@ enum park { PARK_COND, PARK_SLEEP, PARK_PIPE, PARK_FUTEX };
 struct th {
 	int idx;
 	pthread_t pt;
-	pid_t tid;             /* gettid() in setup */
-	void *tls_addr;        /* &tls_word in that thread */
-	uint64_t mask;         /* its blocked set, as the kernel gives it */
+	pid_t tid;      /* gettid() in setup */
+	void *tls_addr; /* &tls_word in that thread */
+	uint64_t mask;  /* its blocked set, as the kernel gives it */
 	char name[16];
-	atomic_int parked;     /* 1 once about to block */
-	atomic_int woke;       /* 1 once the blocking call returned */
-	char why[256];         /* what the thread found wrong, or "" */
+	atomic_int parked; /* 1 once about to block */
+	atomic_int woke;   /* 1 once the blocking call returned */
+	char why[256];     /* what the thread found wrong, or "" */
 };
 
 static __thread uint64_t tls_word;
@@ -154,8 +154,8 @@ static void *thread_main(void *arg)
 		atomic_store(&t->parked, 1);
 		r = nanosleep(&ts, &ts);
 		if (r == 0 || errno != EINTR || !usr1_seen)
-			snprintf(t->why, sizeof(t->why), "nanosleep returned %ld (%s) before SIGUSR1",
-				 r, strerror(errno));
+			snprintf(t->why, sizeof(t->why),
+				 "nanosleep returned %ld (%s) before SIGUSR1", r, strerror(errno));
 		break;
 	}
 	case PARK_PIPE:
