@@ -37,7 +37,8 @@ long park_avx512(const struct regs *in, struct regs *out, long fd, void *buf);
 long park_avx(const struct regs *in, struct regs *out, long fd, void *buf);
 long park_sse(const struct regs *in, struct regs *out, long fd, void *buf);
 
-/* clang-format off: one line per step of each routine */
+/* One line per step of each routine. */
+/* clang-format off */
 #define PARK_PROLOGUE                                                                      \
 	"push %r12\n push %r13\n mov %rdi, %r12\n mov %rsi, %r13\n sub $16, %rsp\n"        \
 	"stmxcsr (%rsp)\n fnstcw 4(%rsp)\n"
