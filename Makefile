@@ -21,7 +21,7 @@ WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prot
             -Wvla -Wwrite-strings -Wundef -Wimplicit-fallthrough
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -D_GNU_SOURCE $(WARN) -fno-strict-aliasing
-LDLIBS   := -lisal
+LDLIBS   := -lisal -lpthread
 ifeq ($(WERROR),1)
 CFLAGS   += -Werror
 endif
@@ -94,3 +94,19 @@ check:
 	tests/run-tests.sh
 
 .PHONY: test-progs check
+
+# ---- examples ----
+build/examples/%: examples/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -o $@ $<
+
+# ---- benchmark ----
+$(BUILD)/bench/bench: bench/bench.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -o $@ $<
+
+bench: all $(BUILD)/bench/bench
+	CR_CHECKPOINT=$(BUILD)/bin/cr_checkpoint CR_RESTART=$(BUILD)/bin/cr_restart \
+		$(BUILD)/bench/bench
+
+.PHONY: bench

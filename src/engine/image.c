@@ -128,13 +128,30 @@ int img_write_record(struct img_writer *w, uint32_t type, uint32_t flags, const 
 
 static const uint8_t zero_page[IMG_PAGE_SIZE];
 
-int img_write_pages(struct img_writer *w, const void *head, size_t head_len, const void *data,
-		    size_t data_len, struct err *err)
+/* Page data is read in pieces of at most this size. */
+#define IMG_IO_CHUNK ((size_t)1 << 20)
+
+size_t img_pages_pad(uint64_t off, size_t head_len)
+{
+	uint64_t start = off + IMG_REC_HDR_LEN + head_len;
+
+	return (size_t)((IMG_PAGE_SIZE - start % IMG_PAGE_SIZE) % IMG_PAGE_SIZE);
+}
+
+uint32_t img_pages_crc(uint64_t off, const void *head, size_t head_len, const void *data,
+		       size_t data_len)
+{
+	uint32_t crc = crc32c(CRC32C_INIT, head, head_len);
+
+	crc = crc32c(crc, zero_page, img_pages_pad(off, head_len));
+	return crc32c(crc, data, data_len);
+}
+
+int img_write_pages_crc(struct img_writer *w, const void *head, size_t head_len,
+			const void *data, size_t data_len, uint32_t crc, struct err *err)
 {
 	uint8_t hdr[IMG_REC_HDR_LEN];
-	uint64_t start = w->off + IMG_REC_HDR_LEN + head_len;
-	size_t pad = (size_t)((IMG_PAGE_SIZE - start % IMG_PAGE_SIZE) % IMG_PAGE_SIZE);
-	uint32_t crc;
+	size_t pad = img_pages_pad(w->off, head_len);
 	struct iovec iov[4] = {
 		{hdr, sizeof(hdr)},
 		{(void *)head, head_len},
@@ -144,15 +161,19 @@ int img_write_pages(struct img_writer *w, const void *head, size_t head_len, con
 
 	if (data_len > IMG_MAX_PAGE_DATA || head_len > IMG_MAX_META_LEN)
 		return err_set(err, -E2BIG, "internal: page record too large");
-	crc = crc32c(CRC32C_INIT, head, head_len);
-	crc = crc32c(crc, zero_page, pad);
-	crc = crc32c(crc, data, data_len);
 	rec_header(hdr, REC_PAGES, REC_F_REQUIRED, head_len + pad + data_len, crc);
 	index_add(&w->index, REC_PAGES, w->off);
 	if (w->index.oom)
 		return err_set(err, -ENOMEM, "out of memory writing %s", w->name);
 	w->nrecs++;
 	return write_all(w, iov, 4, err);
+}
+
+int img_write_pages(struct img_writer *w, const void *head, size_t head_len, const void *data,
+		    size_t data_len, struct err *err)
+{
+	return img_write_pages_crc(w, head, head_len, data, data_len,
+				   img_pages_crc(w->off, head, head_len, data, data_len), err);
 }
 
 int img_write_end(struct img_writer *w, struct err *err)
@@ -220,6 +241,7 @@ int img_reader_init(struct img_reader *r, int fd, const char *name, enum img_pag
 
 		if (cur >= 0 && st.st_size >= cur) {
 			r->size = (uint64_t)(st.st_size - cur);
+			r->base = (uint64_t)cur;
 		}
 	}
 	if (pages == IMG_PAGES_DEFER && r->size == UINT64_MAX)
@@ -238,6 +260,9 @@ int img_reader_init(struct img_reader *r, int fd, const char *name, enum img_pag
 		return err_set(err, -EINVAL,
 			       "%s: context format version %u; this crest reads version %u", name,
 			       r->version, IMG_VERSION);
+	if (pre[12] | pre[13] | pre[14] | pre[15])
+		return err_set(err, -EINVAL, "%s: reserved field of the file header is not zero",
+			       name);
 	return 0;
 }
 
@@ -276,6 +301,7 @@ static int read_pages(struct img_reader *r, struct img_rec *rec, uint64_t len, u
 	uint64_t data_len, head_len, pad, start;
 	uint32_t nruns, c;
 	uint8_t *chunk;
+	size_t csz;
 	int rc;
 
 	if (len < sizeof(head))
@@ -305,17 +331,15 @@ static int read_pages(struct img_reader *r, struct img_rec *rec, uint64_t len, u
 		return rc;
 	r->payload.len = head_len;
 	c = crc32c(CRC32C_INIT, r->payload.data, head_len);
-	rec->data_off = start + pad;
+	rec->data_off = r->base + start + pad;
 	rec->data_len = data_len;
-	rec->crc_off = rec->off + IMG_REC_HDR_LEN + head_len;
-	rec->crc_len = pad + data_len;
 
 	if (r->pages == IMG_PAGES_DEFER) {
 		/* The rest of the CRC is checked later, straight from the file; combining
 		 * partial CRCs is not possible without the data, so the caller checks the
 		 * whole payload: hand it the payload span and expected CRC. */
 		rec->crc = crc;
-		rec->crc_off = rec->off + IMG_REC_HDR_LEN;
+		rec->crc_off = r->base + rec->off + IMG_REC_HDR_LEN;
 		rec->crc_len = len;
 		if (lseek(r->fd, (off_t)(pad + data_len), SEEK_CUR) < 0)
 			return err_sys(err, "%s: cannot skip page data", r->name);
@@ -326,11 +350,13 @@ static int read_pages(struct img_reader *r, struct img_rec *rec, uint64_t len, u
 				       r->name, rec->index);
 		return 0;
 	}
-	chunk = malloc(1 << 20);
+	/* Small records are common: take no more memory than the data needs. */
+	csz = pad + data_len < IMG_IO_CHUNK ? (size_t)(pad + data_len) : IMG_IO_CHUNK;
+	chunk = malloc(csz ? csz : 1);
 	if (!chunk)
 		return err_set(err, -ENOMEM, "%s: out of memory", r->name);
 	for (uint64_t left = pad + data_len; left > 0;) {
-		size_t n = left > (1 << 20) ? (1 << 20) : (size_t)left;
+		size_t n = left > csz ? csz : (size_t)left;
 
 		rc = read_exact(r, chunk, n, "page data", err);
 		if (rc < 0) {
@@ -356,8 +382,9 @@ static int check_end(struct img_reader *r, struct img_rec *rec, struct err *err)
 
 	wr_init(&rd, rec->payload, rec->len);
 	n = get_u32(&rd);
+	/* An empty index has no data pointer, and memcmp() must not get NULL. */
 	if (rd.bad || n != r->nrecs - 1 || rec->len != 4 + r->index.len ||
-	    memcmp(rec->payload + 4, r->index.data, r->index.len) != 0)
+	    (r->index.len && memcmp(rec->payload + 4, r->index.data, r->index.len) != 0))
 		return img_rec_corrupt(r, rec, "index does not match the records read", err);
 	if (r->size != UINT64_MAX && r->off != r->size)
 		return err_set(err, -EINVAL, "%s: %llu bytes of garbage after the end record",
@@ -434,8 +461,8 @@ int img_read_record(struct img_reader *r, struct img_rec *rec, struct err *err)
 int img_verify_span(int fd, const char *name, uint64_t off, uint64_t len, uint32_t crc,
 		    struct err *err)
 {
-	size_t bufsz = 1 << 20;
-	uint8_t *b = malloc(bufsz);
+	size_t bufsz = len < IMG_IO_CHUNK ? (size_t)len : IMG_IO_CHUNK;
+	uint8_t *b = malloc(bufsz ? bufsz : 1);
 	uint32_t c = CRC32C_INIT;
 
 	if (!b)

@@ -63,6 +63,13 @@ int img_write_record(struct img_writer *w, uint32_t type, uint32_t flags, const 
  * that lands at a 4 KiB-aligned offset in the file. */
 int img_write_pages(struct img_writer *w, const void *head, size_t head_len, const void *data,
 		    size_t data_len, struct err *err);
+/* The same in two steps, so that a thread can compute the CRC while another writes:
+ * the record will land at file offset off (what w->off will be by then). */
+size_t img_pages_pad(uint64_t off, size_t head_len);
+uint32_t img_pages_crc(uint64_t off, const void *head, size_t head_len, const void *data,
+		       size_t data_len);
+int img_write_pages_crc(struct img_writer *w, const void *head, size_t head_len,
+			const void *data, size_t data_len, uint32_t crc, struct err *err);
 int img_write_end(struct img_writer *w, struct err *err);
 
 /* How the reader treats page data. */
@@ -78,17 +85,18 @@ struct img_rec {
 	uint64_t off;      /* of the record header */
 	const uint8_t *payload;
 	size_t len;        /* of the payload in memory: for pages, only the run list */
-	uint64_t data_off; /* pages: file offset of the data */
+	uint64_t data_off; /* pages: file offset of the data (for pread) */
 	uint64_t data_len;
 	uint32_t crc;      /* pages under IMG_PAGES_DEFER: the CRC still to check */
-	uint64_t crc_off, crc_len; /* the span that CRC covers */
+	uint64_t crc_off, crc_len; /* the span that CRC covers (file offset); len 0 if none */
 };
 
 struct img_reader {
 	int fd;
 	const char *name;
-	uint64_t off;
-	uint64_t size; /* file size if known (seekable), else UINT64_MAX */
+	uint64_t off;  /* from the start of the context; messages give this one */
+	uint64_t base; /* file offset where the context starts (seekable input) */
+	uint64_t size; /* bytes from base to the end of the file if known, else UINT64_MAX */
 	enum img_pages_mode pages;
 	struct buf payload;
 	struct buf index; /* what the END record must list */

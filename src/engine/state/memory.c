@@ -17,6 +17,7 @@
 #include "../err.h"
 #include "../image.h"
 #include "../log.h"
+#include "../pagepipe.h"
 #include "../../util/buf.h"
 #include "../../util/crc32c.h"
 #include "../../util/out.h"
@@ -492,33 +493,37 @@ static int read_target(struct dump_ctx *c, uint64_t vaddr, uint8_t *dst, size_t 
 	return 0;
 }
 
-static int flush_chunk(struct dump_ctx *c, struct img_writer *w, struct buf *runs,
-		       uint32_t nruns, const uint8_t *data, size_t len, struct err *err)
+/* Queue one page record: the run list with its count and data length filled in. */
+static int flush_chunk(struct pagepipe *pp, struct buf *runs, uint32_t nruns, size_t len,
+		       struct err *err)
 {
-	/* The run list's count and data length sit at fixed places after the pid. */
 	uint8_t *h = runs->data;
 
-	for (int i = 0; i < 4; i++) {
+	if (runs->oom)
+		return err_set(err, -ENOMEM, "out of memory");
+	for (int i = 0; i < 4; i++)
 		h[4 + i] = (uint8_t)(nruns >> (8 * i));
-	}
 	for (int i = 0; i < 8; i++)
 		h[8 + i] = (uint8_t)((uint64_t)len >> (8 * i));
-	(void)c;
-	return img_write_pages(w, runs->data, runs->len, data, len, err);
+	return pagepipe_submit(pp, runs->data, runs->len, len, err);
 }
 
+/* Stream the saved pages in records of up to CHUNK_BYTES: this thread reads target
+ * memory into one buffer while the pipe's thread writes the previous one. */
 static int encode_pages(struct dump_ctx *c, struct img_writer *w, struct err *err)
 {
 	struct dump_mem *dm = c->mem;
+	struct pagepipe *pp = NULL;
 	uint8_t *data;
 	struct buf runs;
 	size_t used = 0;
 	uint32_t nruns = 0;
-	int rc = 0;
+	int rc;
 
-	data = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (data == MAP_FAILED)
-		return err_sys(err, "cannot allocate a page buffer");
+	rc = pagepipe_start(&pp, w, CHUNK_BYTES, 3, err);
+	if (rc < 0)
+		return rc;
+	data = pagepipe_buf(pp);
 	buf_init(&runs);
 	put_u32(&runs, (uint32_t)c->p->pid);
 	put_u32(&runs, 0);
@@ -540,19 +545,19 @@ static int encode_pages(struct dump_ctx *c, struct img_writer *w, struct err *er
 			vaddr += n * PAGE;
 			left -= n;
 			if (used == CHUNK_BYTES || nruns == CHUNK_RUNS) {
-				rc = runs.oom ? err_set(err, -ENOMEM, "out of memory")
-					      : flush_chunk(c, w, &runs, nruns, data, used, err);
+				rc = flush_chunk(pp, &runs, nruns, used, err);
 				runs.len = 16;
 				used = 0;
 				nruns = 0;
+				data = pagepipe_buf(pp);
 			}
 		}
 	}
 	if (rc == 0 && nruns)
-		rc = runs.oom ? err_set(err, -ENOMEM, "out of memory")
-			      : flush_chunk(c, w, &runs, nruns, data, used, err);
+		rc = flush_chunk(pp, &runs, nruns, used, err);
 	buf_fini(&runs);
-	munmap(data, CHUNK_BYTES);
+	if (pagepipe_finish(pp, err) < 0 && rc == 0)
+		rc = err->code;
 	return rc;
 }
 
