@@ -46,8 +46,8 @@
 /* The kernel always sets O_LARGEFILE on 64-bit; glibc defines it as 0 there. */
 #define KERNEL_O_LARGEFILE 0100000
 /* Open flags that belong to the open file description and are given to open(). */
-#define REOPEN_FLAGS                                                                          \
-	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME | O_SYNC | O_DSYNC | O_PATH |  \
+#define REOPEN_FLAGS                                                                               \
+	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME | O_SYNC | O_DSYNC | O_PATH |    \
 	 O_DIRECTORY | KERNEL_O_LARGEFILE | O_NOFOLLOW)
 
 struct fd_scan {
@@ -195,25 +195,36 @@ static int classify(struct dump_ctx *c, struct fd_scan *s, struct file_img *f, s
 	return unsupported(c, s->fd, S_ISBLK(st->st_mode) ? "block device" : "file", s->link, err);
 }
 
-/* Read what a pipe holds without taking it: tee() into a private pipe. */
-static int peek_pipe(struct dump_ctx *c, int target_fd, struct pipe_img *pi, struct err *err)
+/* Read what a pipe holds without taking it: tee() into a private pipe, then read
+ * that. tee() keeps each buffer's packet flag, and read() stops after a packet
+ * (O_DIRECT pipes): a short read means the data is in packets, whose boundaries the
+ * model cannot carry yet. */
+static int peek_pipe(struct dump_ctx *c, int target_fd, bool packets, struct pipe_img *pi,
+		     struct err *err)
 {
 	int fd = (int)syscall(SYS_pidfd_getfd, c->pidfd, target_fd, 0);
 	int tmp[2] = {-1, -1};
 	int size, rc = 0;
-	ssize_t n;
+	ssize_t n, got;
 
 	if (fd < 0)
 		return err_sys(err, "pid %d: cannot take a copy of descriptor %d", c->p->pid,
 			       target_fd);
 	size = fcntl(fd, F_GETPIPE_SZ);
-	pi->size = size > 0 ? (uint32_t)size : 65536;
+	if (size <= 0) {
+		rc = err_sys(err, "pid %d: cannot read the size of the pipe on descriptor %d",
+			     c->p->pid, target_fd);
+		goto out;
+	}
+	pi->size = (uint32_t)size;
 	if (pipe2(tmp, O_CLOEXEC | O_NONBLOCK) < 0) {
 		rc = err_sys(err, "cannot create a pipe");
 		goto out;
 	}
-	if (fcntl(tmp[1], F_SETPIPE_SZ, (int)pi->size) < 0 && pi->size > 65536) {
-		rc = err_sys(err, "pid %d: cannot peek into a %u-byte pipe", c->p->pid, pi->size);
+	/* As many slots as the target's pipe, so that tee() can copy every buffer. */
+	if (fcntl(tmp[1], F_SETPIPE_SZ, size) < 0 && size > 65536) {
+		rc = err_sys(err, "pid %d: cannot peek into the %d-byte pipe on descriptor %d",
+			     c->p->pid, size, target_fd);
 		goto out;
 	}
 	n = tee(fd, tmp[1], pi->size, SPLICE_F_NONBLOCK);
@@ -222,18 +233,29 @@ static int peek_pipe(struct dump_ctx *c, int target_fd, struct pipe_img *pi, str
 			     target_fd);
 		goto out;
 	}
-	if (n > 0) {
-		pi->data = malloc((size_t)n);
-		if (!pi->data) {
-			rc = err_set(err, -ENOMEM, "out of memory");
-			goto out;
-		}
-		if (read(tmp[0], pi->data, (size_t)n) != n) {
-			rc = err_sys(err, "cannot read peeked pipe data");
-			goto out;
-		}
-		pi->len = (uint32_t)n;
+	if (n <= 0)
+		goto out;
+	if (packets) {
+		rc = unsupported(c, target_fd, "packet-mode (O_DIRECT) pipe holding data", "pipe",
+				 err);
+		goto out;
 	}
+	pi->data = malloc((size_t)n);
+	if (!pi->data) {
+		rc = err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	got = read(tmp[0], pi->data, (size_t)n);
+	if (got >= 0 && got < n) {
+		rc = unsupported(c, target_fd, "pipe holding data in packets", "pipe", err);
+		goto out;
+	}
+	if (got != n) {
+		rc = err_sys(err, "pid %d: cannot read the data of the pipe on descriptor %d",
+			     c->p->pid, target_fd);
+		goto out;
+	}
+	pi->len = (uint32_t)n;
 out:
 	if (tmp[0] >= 0)
 		close(tmp[0]);
@@ -252,7 +274,7 @@ static int settle_pipes(struct dump_ctx *c, struct fd_scan *sc, uint32_t n, uint
 
 	for (uint32_t i = first; i < m->nfiles; i++) {
 		struct file_img *f = &m->files[i];
-		bool rd = false, wr = false;
+		bool rd = false, wr = false, packets = false;
 		int read_fd = -1;
 		struct pipe_img *pi;
 
@@ -267,6 +289,8 @@ static int settle_pipes(struct dump_ctx *c, struct fd_scan *sc, uint32_t n, uint
 				rd = true;
 			else
 				wr = true;
+			if (g->flags & O_DIRECT)
+				packets = true;
 		}
 		if (!rd || !wr) {
 			for (uint32_t k = first; k < m->nfiles; k++) {
@@ -289,7 +313,7 @@ static int settle_pipes(struct dump_ctx *c, struct fd_scan *sc, uint32_t n, uint
 			return err_set(err, -ENOMEM, "out of memory");
 		pi->id = m->npipes;
 		pi->ino = f->ino;
-		if (peek_pipe(c, read_fd, pi, err) < 0)
+		if (peek_pipe(c, read_fd, packets, pi, err) < 0)
 			return err->code;
 		for (uint32_t k = first; k < m->nfiles; k++) {
 			struct file_img *g = &m->files[k];
@@ -338,8 +362,8 @@ static int scan_fds(struct dump_ctx *c, struct fd_scan **ret, uint32_t *ret_n, s
 		s->fd = (int)fd;
 		snprintf(path, sizeof(path), "%s/%ld", dir, fd);
 		k = readlink(path, s->link, sizeof(s->link) - 1);
-		if (k < 0 || stat(path, &s->st) < 0 || read_fdinfo(c->p->pid, (int)fd, &s->pos,
-								    &s->flags) < 0) {
+		if (k < 0 || stat(path, &s->st) < 0 ||
+		    read_fdinfo(c->p->pid, (int)fd, &s->pos, &s->flags) < 0) {
 			if (errno == ENOENT)
 				continue; /* closed meanwhile: cannot happen while frozen */
 			closedir(d);
@@ -393,16 +417,16 @@ static int files_collect(struct dump_ctx *c, struct err *err)
 			s->file = m->nfiles - 1;
 			rc = classify(c, s, f, err);
 		}
-		p->fds[p->nfds++] = (struct fd_img){s->fd, (s->flags & O_CLOEXEC) != 0,
-						    m->files[s->file].id};
+		p->fds[p->nfds++] =
+		    (struct fd_img){s->fd, (s->flags & O_CLOEXEC) != 0, m->files[s->file].id};
 	}
 	if (rc == 0)
 		rc = settle_pipes(c, sc, n, first, err);
 	for (uint32_t i = first; rc == 0 && i < m->nfiles; i++)
 		if (m->files[i].kind == FILE_EXTERNAL)
-			kmsg_add(KMSG_WARN, "pid %d: %s on %s leads outside the checkpoint, not saved",
-				 p->pid,
-				 m->files[i].ext == EXT_TTY       ? "terminal"
+			kmsg_add(KMSG_WARN,
+				 "pid %d: %s on %s leads outside the checkpoint, not saved", p->pid,
+				 m->files[i].ext == EXT_TTY      ? "terminal"
 				 : m->files[i].ext == EXT_SOCKET ? "socket"
 								 : "pipe",
 				 m->files[i].path ? m->files[i].path : "a descriptor");
@@ -541,8 +565,8 @@ static int decode_file(struct model *m, const struct img_rec *rec, const struct 
 		return img_rec_corrupt(r, rec, "file without an absolute path", err);
 	if (f->kind == FILE_EXTERNAL && (f->ext < EXT_TTY || f->ext > EXT_OTHER))
 		return img_rec_corrupt(r, rec, "unknown kind of external descriptor", err);
-	if (f->flags & ~(uint32_t)(REOPEN_FLAGS | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC |
-				   O_ASYNC | O_CLOEXEC | __O_TMPFILE))
+	if (f->flags & ~(uint32_t)(REOPEN_FLAGS | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_ASYNC |
+				   O_CLOEXEC | __O_TMPFILE))
 		return img_rec_corrupt(r, rec, "unknown open flags", err);
 	if (f->pos > INT64_MAX)
 		return img_rec_corrupt(r, rec, "file offset out of range", err);
@@ -617,7 +641,7 @@ static int files_validate(struct model *m, struct proc_img *p, struct err *err)
 /* ---- restart ---- */
 
 struct open_state {
-	int *file_fd;    /* parent fd per m->files index, -1 until opened */
+	int *file_fd;      /* parent fd per m->files index, -1 until opened */
 	int (*pipe_fd)[2]; /* per m->pipes index */
 	bool (*pipe_used)[2];
 };
@@ -634,9 +658,9 @@ static int open_regular(struct rst_ctx *c, const struct file_img *f, int fdnum, 
 	if (fd < 0)
 		return err_sys(err, "cannot reopen '%s' (descriptor %d of pid %d)", f->path, fdnum,
 			       p->pid);
-	if (f->kind == FILE_REG && !(flags & O_PATH) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (acc == O_WRONLY || acc == O_RDWR) && (uint64_t)st.st_size > f->size &&
-	    ftruncate(fd, (off_t)f->size) < 0) {
+	if (f->kind == FILE_REG && !(flags & O_PATH) && fstat(fd, &st) == 0 &&
+	    S_ISREG(st.st_mode) && (acc == O_WRONLY || acc == O_RDWR) &&
+	    (uint64_t)st.st_size > f->size && ftruncate(fd, (off_t)f->size) < 0) {
 		close(fd);
 		return err_sys(err, "cannot truncate '%s' back to %llu bytes (pid %d)", f->path,
 			       (unsigned long long)f->size, p->pid);
@@ -656,8 +680,7 @@ static int make_pipe(struct rst_ctx *c, const struct pipe_img *pi, int fds[2], s
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return err_sys(err, "pid %d: cannot create a pipe", p->pid);
-	if (pi->size != 65536 && fcntl(fds[1], F_SETPIPE_SZ, (int)pi->size) < 0 &&
-	    pi->len > 65536)
+	if (pi->size != 65536 && fcntl(fds[1], F_SETPIPE_SZ, (int)pi->size) < 0 && pi->len > 65536)
 		return err_sys(err, "pid %d: cannot give a pipe %u bytes", p->pid, pi->size);
 	if (pi->len) {
 		int fl = fcntl(fds[1], F_GETFL);
@@ -696,7 +719,8 @@ static int pipe_end(struct rst_ctx *c, struct open_state *os, const struct file_
 	}
 	if (fd < 0)
 		return err_sys(err, "pid %d: cannot open a pipe end", c->rp->p->pid);
-	if (fcntl(fd, F_SETFL, (int)(f->flags & (O_NONBLOCK | O_APPEND))) < 0) {
+	/* O_DIRECT on a write end: each write becomes a packet. */
+	if (fcntl(fd, F_SETFL, (int)(f->flags & (O_NONBLOCK | O_APPEND | O_DIRECT))) < 0) {
 		close(fd);
 		return err_sys(err, "pid %d: cannot set pipe flags", c->rp->p->pid);
 	}
@@ -782,13 +806,15 @@ out:
 }
 
 static const char *const file_kinds[FILE_KIND_MAX] = {
-	[FILE_REG] = "file", [FILE_CHR] = "device", [FILE_PIPE] = "pipe",
-	[FILE_EXTERNAL] = "external",
+    [FILE_REG] = "file",
+    [FILE_CHR] = "device",
+    [FILE_PIPE] = "pipe",
+    [FILE_EXTERNAL] = "external",
 };
 
 static const char *const ext_kinds[] = {
-	[EXT_TTY] = "terminal", [EXT_PIPE_R] = "pipe-read", [EXT_PIPE_W] = "pipe-write",
-	[EXT_SOCKET] = "socket", [EXT_OTHER] = "other",
+    [EXT_TTY] = "terminal",  [EXT_PIPE_R] = "pipe-read", [EXT_PIPE_W] = "pipe-write",
+    [EXT_SOCKET] = "socket", [EXT_OTHER] = "other",
 };
 
 static void files_describe(const struct model *m, const struct proc_img *p, struct out *o)
@@ -820,13 +846,13 @@ static void files_describe(const struct model *m, const struct proc_img *p, stru
 }
 
 const struct state_ops files_ops = {
-	.name = "files",
-	.recs = {REC_FILE, REC_FDS, REC_PIPE},
-	.collect = files_collect,
-	.encode = files_encode,
-	.encode_global = files_encode_global,
-	.decode = files_decode,
-	.validate = files_validate,
-	.prepare = files_prepare,
-	.describe = files_describe,
+    .name = "files",
+    .recs = {REC_FILE, REC_FDS, REC_PIPE},
+    .collect = files_collect,
+    .encode = files_encode,
+    .encode_global = files_encode_global,
+    .decode = files_decode,
+    .validate = files_validate,
+    .prepare = files_prepare,
+    .describe = files_describe,
 };
