@@ -195,7 +195,8 @@ static int creds_decode(struct model *m, const struct img_rec *rec, const struct
 	p->no_new_privs = get_i32(&rd);
 	if (!wr_done(&rd))
 		return img_rec_corrupt(r, rec, rd.why, err);
-	if (p->dumpable < 0 || p->dumpable > 2 || p->pdeathsig < 0 || p->pdeathsig > 64)
+	if (p->dumpable < 0 || p->dumpable > 2 || p->pdeathsig < 0 || p->pdeathsig > 64 ||
+	    p->no_new_privs < 0 || p->no_new_privs > 1)
 		return img_rec_corrupt(r, rec, "field out of range", err);
 	return 0;
 }
@@ -274,8 +275,8 @@ static int set_ids_and_caps(struct rst_proc *rp, const struct creds_img *cur, st
 		return (int)r;
 	if ((r = call(rp, SYS_setfsgid, cr->gid[3], 0, 0, "set the fs group id", err)) < 0)
 		return (int)r;
-	if ((r = call(rp, SYS_setresuid, cr->uid[0], cr->uid[1], cr->uid[2], "set user ids",
-		      err)) < 0)
+	if ((r = call(rp, SYS_setresuid, cr->uid[0], cr->uid[1], cr->uid[2], "set user ids", err)) <
+	    0)
 		return (int)r;
 	if ((r = call(rp, SYS_setfsuid, cr->uid[3], 0, 0, "set the fs user id", err)) < 0)
 		return (int)r;
@@ -297,8 +298,8 @@ static int set_ids_and_caps(struct rst_proc *rp, const struct creds_img *cur, st
 		    (r = call(rp, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (uint64_t)cap,
 			      "raise an ambient capability", err)) < 0)
 			return (int)r;
-	if ((r = call(rp, SYS_prctl, PR_SET_SECUREBITS, cr->securebits, 0, "set securebits",
-		      err)) < 0)
+	if ((r = call(rp, SYS_prctl, PR_SET_SECUREBITS, cr->securebits, 0, "set securebits", err)) <
+	    0)
 		return (int)r;
 	return 0;
 }
@@ -360,12 +361,12 @@ static void creds_describe(const struct model *m, const struct proc_img *p, stru
 }
 
 const struct state_ops creds_ops = {
-	.name = "credentials",
-	.recs = {REC_CREDS},
-	.collect = creds_collect,
-	.encode = creds_encode,
-	.decode = creds_decode,
-	.prepare = creds_prepare,
-	.restore = creds_restore,
-	.describe = creds_describe,
+    .name = "credentials",
+    .recs = {REC_CREDS},
+    .collect = creds_collect,
+    .encode = creds_encode,
+    .decode = creds_decode,
+    .prepare = creds_prepare,
+    .restore = creds_restore,
+    .describe = creds_describe,
 };

@@ -33,8 +33,8 @@
 #include "../banned.h"
 
 static const char *const rlimit_names[MODEL_NRLIMIT] = {
-	"cpu",  "fsize",   "data",  "stack",    "core",   "rss",    "nproc",  "nofile",
-	"memlock", "as",   "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime",
+    "cpu",     "fsize", "data",  "stack",      "core",     "rss",  "nproc",  "nofile",
+    "memlock", "as",    "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime",
 };
 
 /* readlink of /proc/PID/NAME, with " (deleted)" kept: the caller decides. */
@@ -56,7 +56,9 @@ static char *read_link(pid_t pid, const char *name)
 	return buf;
 }
 
-static int read_int_file(pid_t pid, const char *name, int64_t *ret)
+/* /proc/PID/NAME as one number in base (personality is hex without "0x", with leading
+ * zeros that base 0 would take for octal). */
+static int read_int_file(pid_t pid, const char *name, int base, int64_t *ret)
 {
 	char path[64];
 	struct buf b;
@@ -66,7 +68,7 @@ static int read_int_file(pid_t pid, const char *name, int64_t *ret)
 	buf_init(&b);
 	rc = buf_read_file(&b, path);
 	if (rc == 0)
-		*ret = strtoll((char *)b.data, NULL, 0);
+		*ret = strtoll((char *)b.data, NULL, base);
 	buf_fini(&b);
 	return rc;
 }
@@ -95,18 +97,24 @@ static int proc_collect(struct dump_ctx *c, struct err *err)
 	if (!p->cwd)
 		return err_sys(err, "cannot read the working directory of pid %d", p->pid);
 
-	if (read_int_file(p->pid, "personality", &v) == 0)
-		p->personality = (uint32_t)v;
-	if (read_int_file(p->pid, "oom_score_adj", &v) == 0)
-		p->oom_score_adj = (int32_t)v;
-	if (read_int_file(p->pid, "timerslack_ns", &v) == 0)
-		p->timer_slack_ns = (uint64_t)v;
+	rc = read_int_file(p->pid, "personality", 16, &v);
+	if (rc < 0)
+		return err_code(err, rc, "cannot read /proc/%d/personality", p->pid);
+	p->personality = (uint32_t)v;
+	rc = read_int_file(p->pid, "oom_score_adj", 10, &v);
+	if (rc < 0)
+		return err_code(err, rc, "cannot read /proc/%d/oom_score_adj", p->pid);
+	p->oom_score_adj = (int32_t)v;
+	rc = read_int_file(p->pid, "timerslack_ns", 10, &v);
+	if (rc < 0)
+		return err_code(err, rc, "cannot read /proc/%d/timerslack_ns", p->pid);
+	p->timer_slack_ns = (uint64_t)v;
 
 	CPU_ZERO(&cpus);
-	if (sched_getaffinity(p->pid, sizeof(cpus), &cpus) == 0)
-		memcpy(p->cpus_allowed, &cpus,
-		       sizeof(cpus) < sizeof(p->cpus_allowed) ? sizeof(cpus)
-							    : sizeof(p->cpus_allowed));
+	if (sched_getaffinity(p->pid, sizeof(cpus), &cpus) < 0)
+		return err_sys(err, "cannot read the CPU affinity of pid %d", p->pid);
+	memcpy(p->cpus_allowed, &cpus,
+	       sizeof(cpus) < sizeof(p->cpus_allowed) ? sizeof(cpus) : sizeof(p->cpus_allowed));
 	for (int i = 0; i < MODEL_NRLIMIT; i++) {
 		struct rlimit rl;
 
@@ -227,8 +235,21 @@ static int proc_decode(struct model *m, const struct img_rec *rec, const struct 
 		return img_rec_corrupt(r, rec, "working directory is not an absolute path", err);
 	if (p->exit_signal < 0 || p->exit_signal > 64 || p->umask > 0777 || p->nice < -20 ||
 	    p->nice > 19 || p->oom_score_adj < -1000 || p->oom_score_adj > 1000 ||
-	    (p->flags & ~(uint32_t)PROC_STOPPED))
+	    (p->flags & ~(uint32_t)PROC_STOPPED) || p->thp_disable < 0 || p->thp_disable > 1 ||
+	    p->child_subreaper < 0 || p->child_subreaper > 1)
 		return img_rec_corrupt(r, rec, "field out of range", err);
+	for (int i = 0; i < MODEL_NRLIMIT; i++)
+		if (p->rlim[i].cur > p->rlim[i].max)
+			return img_rec_corrupt(r, rec, "a soft resource limit above its hard limit",
+					       err);
+	{
+		uint64_t any = 0;
+
+		for (int i = 0; i < 16; i++)
+			any |= p->cpus_allowed[i];
+		if (!any)
+			return img_rec_corrupt(r, rec, "a process allowed on no CPU", err);
+	}
 	return 0;
 }
 
@@ -242,7 +263,8 @@ static int proc_prepare(struct rst_ctx *c, struct err *err)
 			       "pid %d: cannot restore session %d: its leader is not in the "
 			       "context (use --no-restore-sid)",
 			       p->pid, p->sid);
-	if (c->opts->restore_pgid && p->pgid != p->pid && !(c->opts->restore_sid && p->sid == p->pgid))
+	if (c->opts->restore_pgid && p->pgid != p->pid &&
+	    !(c->opts->restore_sid && p->sid == p->pgid))
 		return err_set(err, -EBUSY,
 			       "pid %d: cannot restore process group %d: its leader is not in "
 			       "the context (use --no-restore-pgid)",
@@ -352,20 +374,21 @@ static void proc_describe(const struct model *m, const struct proc_img *p, struc
 		else
 			snprintf(v, sizeof(v), "%lld/%lld",
 				 p->rlim[i].cur == RLIM_INFINITY ? -1LL : (long long)p->rlim[i].cur,
-				 p->rlim[i].max == RLIM_INFINITY ? -1LL : (long long)p->rlim[i].max);
+				 p->rlim[i].max == RLIM_INFINITY ? -1LL
+								 : (long long)p->rlim[i].max);
 		out_str(o, rlimit_names[i], v);
 	}
 	out_obj_end(o);
 }
 
 const struct state_ops proc_ops = {
-	.name = "process",
-	.recs = {REC_PROC},
-	.collect = proc_collect,
-	.encode = proc_encode,
-	.decode = proc_decode,
-	.prepare = proc_prepare,
-	.child = proc_child,
-	.restore = proc_restore,
-	.describe = proc_describe,
+    .name = "process",
+    .recs = {REC_PROC},
+    .collect = proc_collect,
+    .encode = proc_encode,
+    .decode = proc_decode,
+    .prepare = proc_prepare,
+    .child = proc_child,
+    .restore = proc_restore,
+    .describe = proc_describe,
 };
