@@ -378,17 +378,6 @@ static int leave(struct rst_proc *rp, struct err *err)
 	return 0;
 }
 
-static int verify_spans(struct rst_ctx *c, struct err *err)
-{
-	for (uint32_t i = 0; i < c->m->nspans; i++) {
-		const struct img_span *s = &c->m->spans[i];
-
-		if (img_verify_span(c->img_fd, c->img_name, s->off, s->len, s->crc, err) < 0)
-			return err->code;
-	}
-	return 0;
-}
-
 static void release(struct rst_proc *rp, int sig)
 {
 	if (sig > 0)
@@ -436,10 +425,6 @@ static int restore_proc(struct rst_ctx *c, struct rst_result *res, struct err *e
 		goto out_status;
 	status_child_fd = rc;
 	status[1] = -1; /* owned by the move now */
-	rc = rst_add_fd(rp, c->img_fd, -1, false, true);
-	if (rc < 0)
-		goto out_status;
-	rp->img_child_fd = rc;
 	for (unsigned int i = 0; i < state_count; i++) {
 		if (!state_table[i]->prepare)
 			continue;
@@ -471,8 +456,6 @@ static int restore_proc(struct rst_ctx *c, struct rst_result *res, struct err *e
 			rc = state_table[i]->restore(c, err);
 	if (rc == 0 && fault_armed("restart:restore"))
 		rc = err_set(err, -EIO, "fault injected after restoring pid %d", p->pid);
-	if (rc == 0)
-		rc = verify_spans(c, err);
 	if (rc == 0)
 		rc = leave(rp, err);
 	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
@@ -553,6 +536,9 @@ static int make_seekable(int fd, const char *name, int *ret_fd, struct err *err)
 
 int restart_run(const struct rst_request *req, struct rst_result *res, struct err *err)
 {
+	uint8_t *map = NULL;
+	uint64_t map_len = 0;
+	struct stat st;
 	struct model *m = NULL;
 	struct rst_proc rp;
 	struct rst_ctx c;
@@ -566,6 +552,17 @@ int restart_run(const struct rst_request *req, struct rst_result *res, struct er
 	rc = context_load(fd, req->name, IMG_PAGES_DEFER, &m, err);
 	if (rc < 0)
 		goto out;
+	if (fstat(fd, &st) < 0) {
+		rc = err_sys(err, "cannot stat %s", req->name);
+		goto out;
+	}
+	map_len = (uint64_t)st.st_size;
+	map = mmap(NULL, map_len, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		map = NULL;
+		rc = err_sys(err, "cannot map %s", req->name);
+		goto out;
+	}
 	if (m->nprocs != 1) {
 		rc = err_set(err, -ENOTSUP,
 			     "%s holds %u processes; restarting process trees is not supported yet",
@@ -578,10 +575,14 @@ int restart_run(const struct rst_request *req, struct rst_result *res, struct er
 	c.m = m;
 	c.opts = &req->opts;
 	c.img_fd = fd;
+	c.img_map = map;
+	c.img_len = map_len;
 	c.img_name = req->name;
 	c.rp = &rp;
 	rc = restore_proc(&c, res, err);
 out:
+	if (map)
+		munmap(map, map_len);
 	model_free(m);
 	if (fd >= 0 && fd != req->fd)
 		close(fd);

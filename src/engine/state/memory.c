@@ -27,6 +27,7 @@
 
 #include <asm/prctl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <linux/prctl.h>
 #include <stdio.h>
@@ -38,6 +39,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "../banned.h"
@@ -1080,43 +1083,240 @@ static int map_area(struct rst_proc *rp, const struct vma_img *v, struct err *er
 	return 0;
 }
 
-/* Fill saved pages with preadv() from the context, as many runs per call as are
- * contiguous in the file. */
+/* ---- loading pages ----
+ *
+ * cr_restart maps the context file and copies the pages itself: into anonymous areas
+ * with UFFDIO_COPY on a userfaultfd of the new process (the kernel allocates and
+ * fills each page in one step, no page faults), into the few other pages (dirty
+ * pages of private file mappings, shared anonymous memory) with process_vm_writev.
+ * Each record's CRC is checked just before its pages are copied, while they are in
+ * cache: a damaged context never reaches a process that runs. */
+
+struct loader {
+	struct rst_proc *rp;
+	const uint8_t *map; /* the context file */
+	uint64_t map_len;
+	int uffd;           /* ours, on the new process's memory; -1 if none */
+	int child_uffd;     /* the same, in the new process */
+};
+
+static bool uses_uffd(const struct vma_img *v)
+{
+	return v->kind == VMA_ANON && v->pages_saved;
+}
+
+static int uffd_open(struct loader *ld, struct err *err)
+{
+	struct rst_proc *rp = ld->rp;
+	struct uffdio_api api = {.api = UFFD_API};
+	bool any = false;
+	long fd;
+	int pidfd;
+
+	for (uint32_t i = 0; i < rp->p->nvmas; i++)
+		any |= uses_uffd(&rp->p->vmas[i]);
+	if (!any)
+		return 0;
+	fd = call(rp, SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0, 0, 0, err);
+	if (fd == INJECT_FAILED)
+		return err->code;
+	if (fd < 0)
+		return err_code(err, (int)fd, "pid %d: cannot create a userfaultfd", rp->p->pid);
+	ld->child_uffd = (int)fd;
+	pidfd = (int)syscall(SYS_pidfd_open, rp->pid, 0);
+	if (pidfd < 0)
+		return err_sys(err, "cannot open a pidfd for pid %d", rp->pid);
+	ld->uffd = (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0);
+	close(pidfd);
+	if (ld->uffd < 0)
+		return err_sys(err, "pid %d: cannot take its userfaultfd", rp->p->pid);
+	if (ioctl(ld->uffd, UFFDIO_API, &api) < 0)
+		return err_sys(err, "pid %d: userfaultfd API", rp->p->pid);
+	for (uint32_t i = 0; i < rp->p->nvmas; i++) {
+		const struct vma_img *v = &rp->p->vmas[i];
+		struct uffdio_register reg = {
+			.range = {v->start, v->end - v->start},
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		if (uses_uffd(v) && ioctl(ld->uffd, UFFDIO_REGISTER, &reg) < 0)
+			return err_sys(err, "pid %d: cannot register %#llx-%#llx with userfaultfd",
+				       rp->p->pid, (unsigned long long)v->start,
+				       (unsigned long long)v->end);
+	}
+	return 0;
+}
+
+/* Undo every trace of the userfaultfd: registrations, and both descriptors. */
+static int uffd_close(struct loader *ld, struct err *err)
+{
+	struct rst_proc *rp = ld->rp;
+	int rc = 0;
+
+	if (ld->uffd >= 0) {
+		for (uint32_t i = 0; i < rp->p->nvmas; i++) {
+			const struct vma_img *v = &rp->p->vmas[i];
+			struct uffdio_range r = {v->start, v->end - v->start};
+
+			if (uses_uffd(v) && ioctl(ld->uffd, UFFDIO_UNREGISTER, &r) < 0 && rc == 0)
+				rc = err_sys(err, "pid %d: cannot unregister userfaultfd", rp->p->pid);
+		}
+		close(ld->uffd);
+		ld->uffd = -1;
+	}
+	if (ld->child_uffd >= 0) {
+		long r = call(rp, SYS_close, (uint64_t)ld->child_uffd, 0, 0, 0, 0, 0, err);
+
+		ld->child_uffd = -1;
+		if (r == INJECT_FAILED && rc == 0)
+			rc = err->code;
+	}
+	return rc;
+}
+
+static int copy_run(struct loader *ld, const struct page_run *r, struct err *err)
+{
+	struct rst_proc *rp = ld->rp;
+	const struct vma_img *v = find_vma(rp->p, r->vaddr);
+	uint64_t len = r->npages * PAGE, done = 0;
+	const uint8_t *src = ld->map + r->file_off;
+
+	if (uses_uffd(v)) {
+		while (done < len) {
+			struct uffdio_copy cp = {
+				.dst = r->vaddr + done,
+				.src = (uint64_t)(uintptr_t)(src + done),
+				.len = len - done,
+			};
+
+			if (ioctl(ld->uffd, UFFDIO_COPY, &cp) == 0 || (errno == EAGAIN && cp.copy > 0)) {
+				done += cp.copy > 0 ? (uint64_t)cp.copy : len - done;
+				continue;
+			}
+			return err_sys(err, "pid %d: cannot fill memory at %#llx", rp->p->pid,
+				       (unsigned long long)(r->vaddr + done));
+		}
+		return 0;
+	}
+	while (done < len) {
+		struct iovec local = {(void *)(src + done), len - done};
+		struct iovec remote = {(void *)(r->vaddr + done), len - done};
+		ssize_t k = process_vm_writev(rp->pid, &local, 1, &remote, 1, 0);
+
+		if (k <= 0)
+			return err_sys(err, "pid %d: cannot fill memory at %#llx", rp->p->pid,
+				       (unsigned long long)(r->vaddr + done));
+		done += (uint64_t)k;
+	}
+	return 0;
+}
+
+static int cmp_run_off(const void *a, const void *b)
+{
+	const struct page_run *x = *(const struct page_run *const *)a;
+	const struct page_run *y = *(const struct page_run *const *)b;
+
+	return x->file_off < y->file_off ? -1 : x->file_off > y->file_off;
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+	const struct img_span *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* One share of the work: every record whose index is worker (mod nworkers). */
+struct load_job {
+	struct loader *ld;
+	struct rst_ctx *c;
+	const struct page_run **order;
+	uint32_t *first;    /* per span: index in order of its first run */
+	unsigned int worker, nworkers;
+	struct err err;
+	pthread_t thr;
+};
+
+static void *load_share(void *arg)
+{
+	struct load_job *j = arg;
+	const struct rst_ctx *c = j->c;
+
+	for (uint32_t s = j->worker; s < c->m->nspans && !j->err.code; s += j->nworkers) {
+		const struct img_span *sp = &c->m->spans[s];
+
+		if (j->first[s] == j->first[s + 1])
+			continue; /* another process's record */
+		if (sp->off + sp->len > j->ld->map_len ||
+		    crc32c(CRC32C_INIT, j->ld->map + sp->off, sp->len) != sp->crc) {
+			err_set(&j->err, -EIO, "%s: page data at offset %llu: checksum mismatch",
+				c->img_name, (unsigned long long)sp->off);
+			break;
+		}
+		for (uint32_t k = j->first[s]; k < j->first[s + 1] && !j->err.code; k++)
+			copy_run(j->ld, j->order[k], &j->err);
+	}
+	return NULL;
+}
+
 static int load_pages(struct rst_ctx *c, struct err *err)
 {
 	struct rst_proc *rp = c->rp;
 	struct proc_img *p = rp->p;
-	const uint32_t max_iov = 1024;
-	struct iovec iov[1024];
-	uint64_t iov_addr;
+	struct loader ld = {rp, c->img_map, c->img_len, -1, -1};
+	struct load_job jobs[2];
+	const struct page_run **order;
+	uint32_t *first, k = 0;
+	unsigned int nw = 2;
+	int rc;
 
-	for (uint32_t i = 0; i < p->nruns;) {
-		uint64_t off = p->runs[i].file_off, expect = off, total = 0;
-		uint32_t n = 0;
-		long r;
-
-		while (i < p->nruns && n < max_iov && p->runs[i].file_off == expect) {
-			iov[n].iov_base = (void *)p->runs[i].vaddr;
-			iov[n].iov_len = p->runs[i].npages * PAGE;
-			expect += iov[n].iov_len;
-			total += iov[n].iov_len;
-			n++;
-			i++;
-		}
-		if (rst_scratch_put(rp, 0, iov, n * sizeof(iov[0]), &iov_addr, err) < 0)
-			return err->code;
-		r = call(rp, SYS_preadv, (uint64_t)rp->img_child_fd, iov_addr, n, off, 0, 0, err);
-		if (r == INJECT_FAILED)
-			return err->code;
-		if (r < 0)
-			return err_code(err, (int)r, "pid %d: cannot load memory at %#llx from %s",
-					p->pid, (unsigned long long)(uint64_t)iov[0].iov_base,
-					c->img_name);
-		if ((uint64_t)r != total)
-			return err_set(err, -EIO, "%s: truncated while loading memory of pid %d",
-				       c->img_name, p->pid);
+	if (!p->nruns)
+		return 0;
+	order = malloc(p->nruns * sizeof(*order));
+	first = malloc((c->m->nspans + 1u) * sizeof(*first));
+	if (!order || !first) {
+		free(order);
+		free(first);
+		return err_set(err, -ENOMEM, "out of memory");
 	}
-	return 0;
+	for (uint32_t i = 0; i < p->nruns; i++)
+		order[i] = &p->runs[i];
+	qsort(order, p->nruns, sizeof(*order), cmp_run_off);
+	qsort(c->m->spans, c->m->nspans, sizeof(*c->m->spans), cmp_span);
+	/* Which of our runs each record holds; every run must be in one. */
+	rc = 0;
+	for (uint32_t s = 0; s < c->m->nspans; s++) {
+		const struct img_span *sp = &c->m->spans[s];
+
+		first[s] = k;
+		for (; k < p->nruns && order[k]->file_off < sp->off + sp->len; k++)
+			if (order[k]->file_off < sp->off)
+				rc = -EINVAL;
+	}
+	first[c->m->nspans] = k;
+	rc = rc < 0 || k < p->nruns
+		     ? err_set(err, -EINVAL, "%s: pages of pid %d lie outside every page record",
+			       c->img_name, p->pid)
+		     : uffd_open(&ld, err);
+	/* Records are checked and copied by two threads: both the CRC and the copies
+	 * are CPU-bound, and the new process is stopped meanwhile. */
+	for (unsigned int i = 0; i < nw; i++)
+		jobs[i] = (struct load_job){&ld, c, order, first, i, nw, {0}, 0};
+	if (rc == 0 && pthread_create(&jobs[1].thr, NULL, load_share, &jobs[1]) != 0)
+		nw = 1, jobs[0].nworkers = 1;
+	if (rc == 0) {
+		load_share(&jobs[0]);
+		if (nw == 2)
+			pthread_join(jobs[1].thr, NULL);
+		for (unsigned int i = 0; i < nw && rc == 0; i++)
+			if (jobs[i].err.code)
+				rc = err_set(err, jobs[i].err.code, "%s", jobs[i].err.msg);
+	}
+	if (uffd_close(&ld, err) < 0 && rc == 0)
+		rc = err->code;
+	free(order);
+	free(first);
+	return rc;
 }
 
 static int finish_areas(struct rst_proc *rp, struct err *err)

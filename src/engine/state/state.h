@@ -63,7 +63,6 @@ struct rst_proc {
 	uint32_t nmoves, cap_moves;
 	int keep_base;        /* child fds >= this are crest's own, closed at the end */
 	int nkeep;
-	int img_child_fd;     /* the context file, inside the new process */
 	int exe_child_fd;     /* for PR_SET_MM_MAP; -1 if none */
 	int *vma_fd;          /* memory.c: child fd of each file mapping */
 	bool stopped_after;   /* leave it stopped (saved state or --stop) */
@@ -80,6 +79,8 @@ struct rst_ctx {
 	struct model *m;
 	const struct rst_opts *opts;
 	int img_fd;            /* seekable context (the file, or a spooled copy) */
+	const uint8_t *img_map; /* all of it, mapped read-only */
+	uint64_t img_len;
 	const char *img_name;
 	struct rst_proc *rp;   /* the process being restored */
 };
