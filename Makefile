@@ -53,10 +53,20 @@ $(BUILD)/obj/%.o: %.c
 
 -include $(ENGINE_OBJS:.o=.d) $(TOOLS:$(BUILD)/bin/%=$(BUILD)/obj/src/tools/%.d)
 
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	@if ls docs/man/*.1 >/dev/null 2>&1; then \
+		install -d $(DESTDIR)$(PREFIX)/share/man/man1; \
+		install -m 644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+	@if ls include/*.h >/dev/null 2>&1; then \
+		install -d $(DESTDIR)$(PREFIX)/include; \
+		install -m 644 include/*.h $(DESTDIR)$(PREFIX)/include/; fi
+
 clean:
 	rm -rf build build-asan
 
-.PHONY: all clean
+.PHONY: all clean install
 
 # ---- tests ----
 # Test programs are plain builds whatever SAN says: a sanitizer's shadow memory would
