@@ -67,6 +67,8 @@ clean:
 	rm -rf build build-asan
 
 .PHONY: all clean install
+# Keep the objects of pattern chains (tool common objects) instead of deleting them.
+.SECONDARY:
 
 # ---- tests ----
 # Test programs are plain builds whatever SAN says: a sanitizer's shadow memory would
@@ -95,7 +97,7 @@ $(TBUILD)/unit/%: tests/unit/%.c $(TOOLCOMMON) $(BUILD)/libcrest.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc -Itests/lib -o $@ $^ $(LDFLAGS) -lcmocka $(LDLIBS)
 
-test-progs: $(TBUILD)/ct_run $(STATE_BINS) $(FAIL_BINS) $(UNIT_BINS)
+test-progs: $(TBUILD)/ct_run $(STATE_BINS) $(FAIL_BINS) $(UNIT_BINS) build/examples/counter
 
 # Everything the tests need, in both builds; then every test.
 check:

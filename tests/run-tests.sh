@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every crest test and end with "N passed, N failed"; exit non-zero on any failure.
 #
-#   tests/run-tests.sh [GROUP...]     groups: unit state fail fuzz (default: all)
+#   tests/run-tests.sh [GROUP...]     groups: unit state cli fail fuzz (default: all)
 #
 # Expects both builds (make all test-progs; make SAN=1 all test-progs). State tests
 # run with the plain tools and again with the sanitizer-built tools; the programs
@@ -9,7 +9,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 top=$PWD
-groups=${*:-unit state fail fuzz}
+groups=${*:-unit state cli fail fuzz}
 passed=0
 failed=0
 failures=()
@@ -70,11 +70,11 @@ for g in $groups; do
 			done
 		done
 		;;
-	fail)
+	cli | fail)
 		for b in build build-asan; do
-			for t in tests/fail/*.sh; do
+			for t in tests/$g/*.sh; do
 				[ -f "$t" ] || continue
-				run "fail/$(basename "$t" .sh) ($b)" 300 env BIN="$top/$b/bin" \
+				run "$g/$(basename "$t" .sh) ($b)" 300 env BIN="$top/$b/bin" \
 					TBIN="$top/build/tests" bash "$t"
 			done
 		done

@@ -18,6 +18,7 @@
 #include "ptrace_util.h"
 #include "version.h"
 #include "../util/buf.h"
+#include "../util/procfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -245,9 +246,23 @@ static int read_status(struct rst_proc *rp, int fd, struct err *err)
 	}
 }
 
+#define ZOMBIE_WAIT_MS 3000
+
+/* An id taken only by a zombie is about to be free: its parent (after a checkpoint
+ * with --kill, the shell or init) has not reaped it yet. Wait a little for it. */
 static bool id_in_use(pid_t id)
 {
-	return kill(id, 0) == 0 || errno != ESRCH;
+	for (int waited = 0;; waited += 5) {
+		struct proc_stat st;
+
+		if (kill(id, 0) < 0 && errno == ESRCH)
+			return false;
+		if (procfs_stat(id, 0, &st) < 0)
+			return true;
+		if ((st.state != 'Z' && st.state != 'X') || waited >= ZOMBIE_WAIT_MS)
+			return true;
+		usleep(5000);
+	}
 }
 
 static int check_ids(const struct rst_ctx *c, struct err *err)
