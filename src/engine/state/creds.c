@@ -201,12 +201,16 @@ static int creds_decode(struct model *m, const struct img_rec *rec, const struct
 	return 0;
 }
 
-static bool same_ids(const struct creds_img *a, const struct creds_img *b)
+static bool same_groups(const struct creds_img *a, const struct creds_img *b)
 {
-	if (memcmp(a->uid, b->uid, sizeof(a->uid)) || memcmp(a->gid, b->gid, sizeof(a->gid)))
-		return false;
 	return a->ngroups == b->ngroups &&
 	       (a->ngroups == 0 || !memcmp(a->groups, b->groups, a->ngroups * sizeof(*a->groups)));
+}
+
+static bool same_ids(const struct creds_img *a, const struct creds_img *b)
+{
+	return !memcmp(a->uid, b->uid, sizeof(a->uid)) && !memcmp(a->gid, b->gid, sizeof(a->gid)) &&
+	       same_groups(a, b);
 }
 
 static int creds_prepare(struct rst_ctx *c, struct err *err)
@@ -243,85 +247,128 @@ static long call(struct rst_proc *rp, long nr, uint64_t a0, uint64_t a1, uint64_
 	return r;
 }
 
-static int set_ids_and_caps(struct rst_proc *rp, const struct creds_img *cur, struct err *err)
+/* capset() of the three sets, from crest's scratch memory. */
+static int capset3(struct rst_proc *rp, uint64_t inh, uint64_t prm, uint64_t eff, struct err *err)
 {
-	const struct creds_img *cr = &rp->p->creds;
-	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-	struct __user_cap_data_struct data[2];
-	uint32_t gids[256];
+	struct {
+		struct __user_cap_header_struct hdr;
+		struct __user_cap_data_struct data[2];
+	} cs = {
+	    {_LINUX_CAPABILITY_VERSION_3, 0},
+	    {{(uint32_t)eff, (uint32_t)prm, (uint32_t)inh},
+	     {(uint32_t)(eff >> 32), (uint32_t)(prm >> 32), (uint32_t)(inh >> 32)}},
+	};
 	uint64_t a;
 	long r;
 
-	if (cr->ngroups > 256)
-		return err_set(err, -EINVAL, "pid %d: too many groups (%u)", rp->p->pid,
-			       cr->ngroups);
-	if (cr->ngroups)
-		memcpy(gids, cr->groups, cr->ngroups * sizeof(*gids));
-	if (rst_scratch_put(rp, 0, gids, cr->ngroups * sizeof(*gids), &a, err) < 0)
+	if (rst_scratch_put(rp, 0, &cs, sizeof(cs), &a, err) < 0)
 		return err->code;
-	if ((r = call(rp, SYS_setgroups, cr->ngroups, a, 0, "set groups", err)) < 0)
-		return (int)r;
-	/* The bounding set can only shrink, and only with CAP_SETPCAP: before the uid. */
+	r = call(rp, SYS_capset, a, a + sizeof(cs.hdr), 0, "set capabilities", err);
+	return r < 0 ? (int)r : 0;
+}
+
+/* From cur (the new process: a copy of cr_restart) to the saved credentials. Each
+ * step runs only if something changes, so that a restart by the same unprivileged
+ * user needs no privilege. The order matters:
+ *  - groups, the bounding set and securebits other than keep-caps need privilege:
+ *    while we have it;
+ *  - keep-caps across the change of uids keeps the permitted set, and a capset()
+ *    then makes it effective again for what follows;
+ *  - ambient capabilities need them permitted and inheritable, and no
+ *    SECBIT_NO_CAP_AMBIENT_RAISE yet;
+ *  - the saved sets last: after them crest may have no privilege left. */
+static int set_ids_and_caps(struct rst_proc *rp, const struct creds_img *cur, uint32_t cur_secbits,
+			    struct err *err)
+{
+	const struct creds_img *cr = &rp->p->creds;
+	const uint32_t kc = SECBIT_KEEP_CAPS;
+	bool ids = memcmp(cur->uid, cr->uid, sizeof(cr->uid)) ||
+		   memcmp(cur->gid, cr->gid, sizeof(cr->gid));
+	uint32_t secbits = cur_secbits;
+	uint64_t a;
+	long r;
+
+	if (!same_groups(cur, cr)) {
+		if (rst_scratch_put(rp, 0, cr->groups, cr->ngroups * sizeof(*cr->groups), &a, err) <
+		    0)
+			return err->code;
+		if ((r = call(rp, SYS_setgroups, cr->ngroups, a, 0, "set groups", err)) < 0)
+			return (int)r;
+	}
 	for (int cap = 0; cap < 64; cap++)
 		if ((cur->cap_bnd & ~cr->cap_bnd & (1ull << cap)) &&
 		    (r = call(rp, SYS_prctl, PR_CAPBSET_DROP, (uint64_t)cap, 0,
 			      "drop a bounding capability", err)) < 0)
 			return (int)r;
-	if ((r = call(rp, SYS_prctl, PR_SET_SECUREBITS, cr->securebits | SECBIT_KEEP_CAPS, 0,
-		      "set securebits", err)) < 0)
-		return (int)r;
-	if ((r = call(rp, SYS_setresgid, cr->gid[0], cr->gid[1], cr->gid[2], "set group ids",
-		      err)) < 0)
-		return (int)r;
-	if ((r = call(rp, SYS_setfsgid, cr->gid[3], 0, 0, "set the fs group id", err)) < 0)
-		return (int)r;
-	if ((r = call(rp, SYS_setresuid, cr->uid[0], cr->uid[1], cr->uid[2], "set user ids", err)) <
-	    0)
-		return (int)r;
-	if ((r = call(rp, SYS_setfsuid, cr->uid[3], 0, 0, "set the fs user id", err)) < 0)
-		return (int)r;
-	memset(data, 0, sizeof(data));
-	data[0].effective = (uint32_t)cr->cap_eff;
-	data[1].effective = (uint32_t)(cr->cap_eff >> 32);
-	data[0].permitted = (uint32_t)cr->cap_prm;
-	data[1].permitted = (uint32_t)(cr->cap_prm >> 32);
-	data[0].inheritable = (uint32_t)cr->cap_inh;
-	data[1].inheritable = (uint32_t)(cr->cap_inh >> 32);
-	if (rst_scratch_put(rp, 2048, &hdr, sizeof(hdr), &a, err) < 0)
+	if (ids) {
+		if (!(secbits & kc)) {
+			if ((r = call(rp, SYS_prctl, PR_SET_KEEPCAPS, 1, 0, "keep capabilities",
+				      err)) < 0)
+				return (int)r;
+			secbits |= kc;
+		}
+		if ((r = call(rp, SYS_setresgid, cr->gid[0], cr->gid[1], cr->gid[2],
+			      "set group ids", err)) < 0)
+			return (int)r;
+		/* setfs[ug]id() answer with the old value, never with an error. */
+		call(rp, SYS_setfsgid, cr->gid[3], 0, 0, "set the fs group id", err);
+		if ((r = call(rp, SYS_setresuid, cr->uid[0], cr->uid[1], cr->uid[2], "set user ids",
+			      err)) < 0)
+			return (int)r;
+		call(rp, SYS_setfsuid, cr->uid[3], 0, 0, "set the fs user id", err);
+		/* Leaving uid 0 emptied the effective set; the permitted one is kept. */
+		if (capset3(rp, cur->cap_inh, cur->cap_prm, cur->cap_prm, err) < 0)
+			return err->code;
+	}
+	if (cr->cap_inh != cur->cap_inh &&
+	    capset3(rp, cr->cap_inh, cur->cap_prm, cur->cap_prm, err) < 0)
 		return err->code;
-	if (rst_scratch_put(rp, 2048 + 64, data, sizeof(data), &a, err) < 0)
-		return err->code;
-	if ((r = call(rp, SYS_capset, a - 64, a, 0, "set capabilities", err)) < 0)
+	if (cur->cap_amb && (r = call(rp, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0,
+				      "clear the ambient capabilities", err)) < 0)
 		return (int)r;
 	for (int cap = 0; cap < 64; cap++)
 		if ((cr->cap_amb & (1ull << cap)) &&
 		    (r = call(rp, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (uint64_t)cap,
 			      "raise an ambient capability", err)) < 0)
 			return (int)r;
-	if ((r = call(rp, SYS_prctl, PR_SET_SECUREBITS, cr->securebits, 0, "set securebits", err)) <
-	    0)
+	/* Keep-caps alone can be cleared without privilege, the other bits cannot. */
+	if ((secbits & ~kc) != (cr->securebits & ~kc) &&
+	    (r = call(rp, SYS_prctl, PR_SET_SECUREBITS, cr->securebits, 0, "set securebits", err)) <
+		0)
 		return (int)r;
+	else if ((secbits & kc) != (cr->securebits & kc) &&
+		 (r = call(rp, SYS_prctl, PR_SET_KEEPCAPS, !!(cr->securebits & kc), 0,
+			   "set keep-caps", err)) < 0)
+		return (int)r;
+	if ((ids || cr->cap_prm != cur->cap_prm || cr->cap_eff != cur->cap_eff) &&
+	    capset3(rp, cr->cap_inh, cr->cap_prm, cr->cap_eff, err) < 0)
+		return err->code;
 	return 0;
+}
+
+static long get_securebits(struct rst_proc *rp, struct err *err)
+{
+	return call(rp, SYS_prctl, PR_GET_SECUREBITS, 0, 0, "read securebits", err);
 }
 
 static int creds_restore(struct rst_ctx *c, struct err *err)
 {
 	struct rst_proc *rp = c->rp;
 	struct proc_img *p = rp->p;
-	const struct creds_img *cr = &p->creds;
 	struct creds_img cur = {0};
-	long r;
+	long r, sb;
 	int rc;
 
 	rc = read_status_creds(rp->pid, &cur, NULL, err);
-	if (rc == 0 && (!same_ids(&cur, cr) || cur.cap_eff != cr->cap_eff ||
-			cur.cap_prm != cr->cap_prm || cur.cap_inh != cr->cap_inh ||
-			cur.cap_bnd != cr->cap_bnd || cur.cap_amb != cr->cap_amb))
-		rc = set_ids_and_caps(rp, &cur, err);
+	if (rc == 0) {
+		sb = get_securebits(rp, err);
+		rc = sb < 0 ? (int)sb : set_ids_and_caps(rp, &cur, (uint32_t)sb, err);
+	}
 	free(cur.groups);
 	if (rc < 0)
 		return rc;
-	/* A change of credentials resets these three. */
+	/* A change of credentials resets these three. Dumpable 2 (suid_dumpable) is
+	 * what a change of uids gives, and cannot be asked for. */
 	if (p->dumpable <= 1 && (r = call(rp, SYS_prctl, PR_SET_DUMPABLE, (uint64_t)p->dumpable, 0,
 					  "set dumpable", err)) < 0)
 		return (int)r;

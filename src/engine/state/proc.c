@@ -115,10 +115,19 @@ static int proc_collect(struct dump_ctx *c, struct err *err)
 		return err_sys(err, "cannot read the CPU affinity of pid %d", p->pid);
 	memcpy(p->cpus_allowed, &cpus,
 	       sizeof(cpus) < sizeof(p->cpus_allowed) ? sizeof(cpus) : sizeof(p->cpus_allowed));
+	/* From inside: prlimit() on another process needs its uids to be ours, or
+	 * CAP_SYS_RESOURCE, even to read. */
 	for (int i = 0; i < MODEL_NRLIMIT; i++) {
 		struct rlimit rl;
 
-		if (prlimit(p->pid, (__rlimit_resource_t)i, NULL, &rl) < 0)
+		r = inject_syscall(&c->inj, SYS_prlimit64, 0, (uint64_t)i, 0, c->scratch, 0, 0,
+				   err);
+		if (r == INJECT_FAILED)
+			return err->code;
+		if (r < 0)
+			return err_code(err, (int)r, "cannot read limit %s of pid %d",
+					rlimit_names[i], p->pid);
+		if (pread(c->memfd, &rl, sizeof(rl), (off_t)c->scratch) != sizeof(rl))
 			return err_sys(err, "cannot read limit %s of pid %d", rlimit_names[i],
 				       p->pid);
 		p->rlim[i].cur = rl.rlim_cur;
