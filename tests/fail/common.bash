@@ -72,10 +72,14 @@ for t in "$CKPT" "$RSTRT" "$INFO" "$COUNTER" "$CTXTOOL" "$ATPID"; do
 done
 
 # Run a tool with a bound; stdout in $W/out, stderr in $W/err, status in $rc.
+# (The braces keep bash's "Killed" notices, for a tool that mimics a killed
+# process, out of the test's output.)
 run() { # command...
-	timeout -k 5 "$TOOL_TIMEOUT" "$@" >"$W/out" 2>"$W/err" </dev/null
-	# shellcheck disable=SC2034 # for the caller
-	rc=$?
+	{
+		timeout -k 5 "$TOOL_TIMEOUT" "$@" >"$W/out" 2>"$W/err" </dev/null
+		# shellcheck disable=SC2034 # for the caller
+		rc=$?
+	} 2>/dev/null
 }
 
 # A crash: killed by a signal (or timed out), or a sanitizer report.
