@@ -131,7 +131,9 @@ int ckpt_parse(int argc, char **argv, struct ckpt_opts *o, char *msg, size_t msg
 		msg[0] = '\0';
 	optind = 0; /* full reinitialisation of getopt */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "f:d:F:S:pgsTct:qvh?", ckpt_long, NULL)) != -1) {
+	/* BLCR's short options, without '?': "-?" is then an unknown option, the one
+	 * getopt reports with optopt '?', as BLCR relies on. */
+	while ((c = getopt_long(argc, argv, "f:d:F:S:pgsTct:qvh", ckpt_long, NULL)) != -1) {
 		switch (c) {
 		case 'T':
 			o->scope = 3;
@@ -178,9 +180,11 @@ int ckpt_parse(int argc, char **argv, struct ckpt_opts *o, char *msg, size_t msg
 			break;
 		case C_CLOBBER:
 			o->policy = CPOL_CLOBBER;
+			o->backup_name = NULL;
 			break;
 		case C_NOCLOBBER:
 			o->policy = CPOL_NOCLOBBER;
+			o->backup_name = NULL;
 			break;
 		case C_RUN:
 			o->signal = 0;
@@ -272,7 +276,7 @@ int ckpt_parse(int argc, char **argv, struct ckpt_opts *o, char *msg, size_t msg
 			o->version = true;
 			return OPT_EXIT;
 		case '?':
-			if (optopt == '?' || (optopt == 0 && !strcmp(argv[optind - 1], "-?"))) {
+			if (optopt == '?') {
 				o->help = true;
 				return OPT_EXIT;
 			}
@@ -441,7 +445,7 @@ int rst_parse(int argc, char **argv, struct rst_cli *o, char *msg, size_t msglen
 		msg[0] = '\0';
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "qvhS:F:d:f:?", rst_long, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qvhS:F:d:f:", rst_long, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			o->help = true;
@@ -552,7 +556,7 @@ int rst_parse(int argc, char **argv, struct rst_cli *o, char *msg, size_t msglen
 			o->kmsg = KMSG_MODE_WARNING;
 			break;
 		case '?':
-			if (optopt == '?' || (optopt == 0 && !strcmp(argv[optind - 1], "-?"))) {
+			if (optopt == '?') {
 				o->help = true;
 				return OPT_EXIT;
 			}
