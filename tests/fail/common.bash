@@ -113,6 +113,11 @@ state() { # pid: the state letter from /proc/PID/stat
 	echo "${s%% *}"
 }
 
+state_is() { [ "$(state "$1")" = "$2" ]; } # pid, letter
+comm_is() { [ "$(comm "$1")" = "$2" ]; }   # pid, name
+# A restored process is ready once it runs the program and crest has let it go.
+ready_at() { comm_is "$1" "$2" && [ "$(tracer "$1")" = 0 ]; } # pid, name
+
 tracer() { # pid
 	awk '/^TracerPid:/ {print $2}' "/proc/$1/status" 2>/dev/null
 }
