@@ -30,9 +30,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -49,6 +51,11 @@
 #define REOPEN_FLAGS                                                                               \
 	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME | O_SYNC | O_DSYNC | O_PATH |    \
 	 O_DIRECTORY | KERNEL_O_LARGEFILE | O_NOFOLLOW)
+
+static const char *const ext_kinds[] = {
+    [EXT_TTY] = "terminal",  [EXT_PIPE_R] = "pipe-read", [EXT_PIPE_W] = "pipe-write",
+    [EXT_SOCKET] = "socket", [EXT_OTHER] = "other",
+};
 
 struct fd_scan {
 	int fd;
@@ -90,17 +97,45 @@ static bool is_mem_dev(dev_t rdev)
 	return major(rdev) == 1 && (mi == 3 || mi == 5 || mi == 7 || mi == 8 || mi == 9);
 }
 
+/* What an anonymous-inode descriptor is, in words, from its link ("anon_inode:[eventfd]"). */
 static const char *anon_kind(const char *link)
 {
-	if (!strncmp(link, "anon_inode:", 11))
-		return link + 11;
-	return NULL;
+	static const struct {
+		const char *link, *kind;
+	} kinds[] = {
+	    {"[eventfd]", "eventfd"},
+	    {"[eventpoll]", "epoll instance"},
+	    {"[signalfd]", "signalfd"},
+	    {"[timerfd]", "timerfd"},
+	    {"inotify", "inotify instance"},
+	    {"[fanotify]", "fanotify instance"},
+	    {"[io_uring]", "io_uring instance"},
+	    {"[pidfd]", "pidfd"},
+	    {"[userfaultfd]", "userfaultfd"},
+	    {"[perf_event]", "perf event"},
+	    {"bpf-map", "BPF map"},
+	    {"bpf-prog", "BPF program"},
+	};
+
+	if (strncmp(link, "anon_inode:", 11))
+		return NULL;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(link + 11, kinds[i].link))
+			return kinds[i].kind;
+	return "anonymous-inode file";
 }
 
+/* A descriptor wholly inside the checkpoint that crest cannot rebuild: the
+ * checkpoint fails, and the message names the process, the descriptor and the kind. */
 static int unsupported(struct dump_ctx *c, int fd, const char *kind, const char *link,
 		       struct err *err)
 {
-	return err_set(err, -ENOTSUP, "pid %d: descriptor %d (%s, %s) cannot be checkpointed yet",
+	kmsg_add(KMSG_ERROR,
+		 "pid %d: descriptor %d is a %s (%s), which crest cannot checkpoint yet", c->p->pid,
+		 fd, kind, link);
+	return err_set(err, -ENOTSUP,
+		       "pid %d: descriptor %d is a %s (%s), which crest cannot "
+		       "checkpoint yet",
 		       c->p->pid, fd, kind, link);
 }
 
@@ -131,6 +166,102 @@ static bool has_socket(pid_t pid, uint64_t ino)
 	return found;
 }
 
+/* Is there, among pid's descriptors, the other end of a TCP connection whose ends
+ * are local and peer? */
+static bool has_tcp_peer(struct dump_ctx *c, const struct sockaddr_storage *local, socklen_t llen,
+			 const struct sockaddr_storage *peer, socklen_t plen)
+{
+	char dir[64];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", c->p->pid);
+	d = opendir(dir);
+	while (d && !found && (de = readdir(d))) {
+		struct sockaddr_storage l, p;
+		socklen_t ll = sizeof(l), pl = sizeof(p);
+		long fd;
+		int cp;
+
+		if (parse_long(de->d_name, 0, INT32_MAX, &fd) < 0)
+			continue;
+		cp = (int)syscall(SYS_pidfd_getfd, c->pidfd, (int)fd, 0);
+		if (cp < 0)
+			continue;
+		found = getsockname(cp, (struct sockaddr *)&l, &ll) == 0 &&
+			getpeername(cp, (struct sockaddr *)&p, &pl) == 0 && ll == plen &&
+			pl == llen && !memcmp(&l, peer, plen) && !memcmp(&p, local, llen);
+		close(cp);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* A socket: external when it is connected to a peer outside the process, otherwise
+ * not supported yet (say which kind). */
+static int classify_socket(struct dump_ctx *c, struct fd_scan *s, struct file_img *f,
+			   struct err *err)
+{
+	struct sockaddr_storage local, peer;
+	socklen_t llen = sizeof(local), plen = sizeof(peer), ol = sizeof(int);
+	int domain = 0, type = 0, listening = 0, cp, rc;
+	bool connected;
+	struct unix_info ui;
+	const char *kind;
+
+	rc = sockdiag_unix(s->st.st_ino, &ui);
+	if (rc == 0) {
+		if (ui.peer && has_socket(c->p->pid, ui.peer))
+			return unsupported(c, s->fd, "unix socket connected to another of its own",
+					   s->link, err);
+		if (ui.peer) {
+			f->kind = FILE_EXTERNAL;
+			f->ext = EXT_SOCKET;
+			return 0;
+		}
+		kind = ui.state == TCP_LISTEN      ? "listening unix socket"
+		       : ui.type == SOCK_DGRAM     ? "unix datagram socket"
+		       : ui.type == SOCK_SEQPACKET ? "unconnected unix seqpacket socket"
+						   : "unconnected unix stream socket";
+		return unsupported(c, s->fd, kind, s->link, err);
+	}
+	/* Not unix: ask the socket itself, through a copy of the descriptor. */
+	cp = (int)syscall(SYS_pidfd_getfd, c->pidfd, s->fd, 0);
+	if (cp < 0)
+		return err_sys(err, "pid %d: cannot take a copy of descriptor %d", c->p->pid,
+			       s->fd);
+	getsockopt(cp, SOL_SOCKET, SO_DOMAIN, &domain, &ol);
+	ol = sizeof(int);
+	getsockopt(cp, SOL_SOCKET, SO_TYPE, &type, &ol);
+	ol = sizeof(int);
+	getsockopt(cp, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ol);
+	connected = getsockname(cp, (struct sockaddr *)&local, &llen) == 0 &&
+		    getpeername(cp, (struct sockaddr *)&peer, &plen) == 0;
+	close(cp);
+	if ((domain == AF_INET || domain == AF_INET6) && type == SOCK_STREAM) {
+		/* A connection to elsewhere leads outside, like a unix one. */
+		if (connected && !has_tcp_peer(c, &local, llen, &peer, plen)) {
+			f->kind = FILE_EXTERNAL;
+			f->ext = EXT_SOCKET;
+			return 0;
+		}
+		kind = listening   ? "listening TCP socket"
+		       : connected ? "TCP connection between two of its own descriptors"
+				   : "unconnected TCP socket";
+	} else if (domain == AF_INET || domain == AF_INET6) {
+		kind = type == SOCK_DGRAM ? "UDP socket" : "raw IP socket";
+	} else if (domain == AF_NETLINK) {
+		kind = "netlink socket";
+	} else if (domain == AF_PACKET) {
+		kind = "packet socket";
+	} else {
+		kind = "socket";
+	}
+	return unsupported(c, s->fd, kind, s->link, err);
+}
+
 /* Decide the kind of one open file; pipes are settled later, once all ends are known. */
 static int classify(struct dump_ctx *c, struct fd_scan *s, struct file_img *f, struct err *err)
 {
@@ -145,34 +276,30 @@ static int classify(struct dump_ctx *c, struct fd_scan *s, struct file_img *f, s
 	f->rdev = st->st_rdev;
 	if (anon)
 		return unsupported(c, s->fd, anon, s->link, err);
-	if (S_ISSOCK(st->st_mode)) {
-		struct unix_info ui;
-		int rc = sockdiag_unix(st->st_ino, &ui);
-
-		/* A connected unix socket leads outside unless its peer is ours too. */
-		if (rc == 0 && ui.peer) {
-			if (has_socket(c->p->pid, ui.peer))
-				return unsupported(c, s->fd, "unix socket pair", s->link, err);
-			f->kind = FILE_EXTERNAL;
-			f->ext = EXT_SOCKET;
-			return 0;
-		}
-		return unsupported(c, s->fd, rc == 0 ? "unix socket" : "socket", s->link, err);
-	}
+	if (S_ISSOCK(st->st_mode))
+		return classify_socket(c, s, f, err);
 	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)) {
 		struct stat named;
 		size_t len = strlen(s->link);
 
-		if (s->link[0] != '/' || (len > 10 && !strcmp(s->link + len - 10, " (deleted)")) ||
-		    stat(s->link, &named) < 0 || named.st_ino != st->st_ino ||
+		if (!strncmp(s->link, "/memfd:", 7))
+			return unsupported(c, s->fd, "memfd", s->link, err);
+		if (s->link[0] != '/' || (len > 10 && !strcmp(s->link + len - 10, " (deleted)")))
+			return unsupported(c, s->fd, "deleted file", s->link, err);
+		/* Reopened by path at restart: the path must lead to this very file. */
+		if (stat(s->link, &named) < 0 || named.st_ino != st->st_ino ||
 		    named.st_dev != st->st_dev)
-			return unsupported(c, s->fd, "deleted or unreachable file", s->link, err);
+			return unsupported(c, s->fd, "file its path no longer leads to", s->link,
+					   err);
 		f->kind = FILE_REG;
 		f->size = (uint64_t)st->st_size;
 		f->path = strdup(s->link);
 		return f->path ? 0 : err_set(err, -ENOMEM, "out of memory");
 	}
 	if (S_ISCHR(st->st_mode)) {
+		/* The master side of a pseudo-terminal is no terminal leading outside. */
+		if (st->st_rdev == makedev(5, 2))
+			return unsupported(c, s->fd, "pseudo-terminal master", s->link, err);
 		if (is_tty_major(major(st->st_rdev))) {
 			f->kind = FILE_EXTERNAL;
 			f->ext = EXT_TTY;
@@ -192,15 +319,16 @@ static int classify(struct dump_ctx *c, struct fd_scan *s, struct file_img *f, s
 		f->kind = FILE_PIPE; /* settled in settle_pipes() */
 		return 0;
 	}
-	return unsupported(c, s->fd, S_ISBLK(st->st_mode) ? "block device" : "file", s->link, err);
+	return unsupported(c, s->fd, S_ISBLK(st->st_mode) ? "block device" : "file of unknown type",
+			   s->link, err);
 }
 
 /* Read what a pipe holds without taking it: tee() into a private pipe, then read
  * that. tee() keeps each buffer's packet flag, and read() stops after a packet
  * (O_DIRECT pipes): a short read means the data is in packets, whose boundaries the
  * model cannot carry yet. */
-static int peek_pipe(struct dump_ctx *c, int target_fd, bool packets, struct pipe_img *pi,
-		     struct err *err)
+static int peek_pipe(struct dump_ctx *c, int target_fd, const char *link, bool packets,
+		     struct pipe_img *pi, struct err *err)
 {
 	int fd = (int)syscall(SYS_pidfd_getfd, c->pidfd, target_fd, 0);
 	int tmp[2] = {-1, -1};
@@ -236,7 +364,7 @@ static int peek_pipe(struct dump_ctx *c, int target_fd, bool packets, struct pip
 	if (n <= 0)
 		goto out;
 	if (packets) {
-		rc = unsupported(c, target_fd, "packet-mode (O_DIRECT) pipe holding data", "pipe",
+		rc = unsupported(c, target_fd, "pipe in packet mode (O_DIRECT) holding data", link,
 				 err);
 		goto out;
 	}
@@ -247,7 +375,7 @@ static int peek_pipe(struct dump_ctx *c, int target_fd, bool packets, struct pip
 	}
 	got = read(tmp[0], pi->data, (size_t)n);
 	if (got >= 0 && got < n) {
-		rc = unsupported(c, target_fd, "pipe holding data in packets", "pipe", err);
+		rc = unsupported(c, target_fd, "pipe holding data in packets", link, err);
 		goto out;
 	}
 	if (got != n) {
@@ -304,16 +432,20 @@ static int settle_pipes(struct dump_ctx *c, struct fd_scan *sc, uint32_t n, uint
 			}
 			continue;
 		}
+		const char *link = "pipe";
+
 		for (uint32_t k = 0; k < n && read_fd < 0; k++)
 			if (m->files[sc[k].file].ino == f->ino && sc[k].st.st_dev == f->dev &&
-			    (sc[k].flags & O_ACCMODE) == O_RDONLY)
+			    (sc[k].flags & O_ACCMODE) == O_RDONLY) {
 				read_fd = sc[k].fd;
+				link = sc[k].link;
+			}
 		pi = model_grow((void **)&m->pipes, &m->npipes, sizeof(*pi));
 		if (!pi)
 			return err_set(err, -ENOMEM, "out of memory");
 		pi->id = m->npipes;
 		pi->ino = f->ino;
-		if (peek_pipe(c, read_fd, packets, pi, err) < 0)
+		if (peek_pipe(c, read_fd, link, packets, pi, err) < 0)
 			return err->code;
 		for (uint32_t k = first; k < m->nfiles; k++) {
 			struct file_img *g = &m->files[k];
@@ -422,14 +554,16 @@ static int files_collect(struct dump_ctx *c, struct err *err)
 	}
 	if (rc == 0)
 		rc = settle_pipes(c, sc, n, first, err);
-	for (uint32_t i = first; rc == 0 && i < m->nfiles; i++)
-		if (m->files[i].kind == FILE_EXTERNAL)
+	/* Said per descriptor: a restart gives each cr_restart's descriptor of that number. */
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		const struct file_img *f = &m->files[sc[i].file];
+
+		if (f->kind == FILE_EXTERNAL)
 			kmsg_add(KMSG_WARN,
-				 "pid %d: %s on %s leads outside the checkpoint, not saved", p->pid,
-				 m->files[i].ext == EXT_TTY      ? "terminal"
-				 : m->files[i].ext == EXT_SOCKET ? "socket"
-								 : "pipe",
-				 m->files[i].path ? m->files[i].path : "a descriptor");
+				 "pid %d: descriptor %d (%s, %s) leads outside the checkpoint, not "
+				 "saved",
+				 p->pid, sc[i].fd, ext_kinds[f->ext], sc[i].link);
+	}
 	free(sc);
 	return rc;
 }
@@ -810,11 +944,6 @@ static const char *const file_kinds[FILE_KIND_MAX] = {
     [FILE_CHR] = "device",
     [FILE_PIPE] = "pipe",
     [FILE_EXTERNAL] = "external",
-};
-
-static const char *const ext_kinds[] = {
-    [EXT_TTY] = "terminal",  [EXT_PIPE_R] = "pipe-read", [EXT_PIPE_W] = "pipe-write",
-    [EXT_SOCKET] = "socket", [EXT_OTHER] = "other",
 };
 
 static void files_describe(const struct model *m, const struct proc_img *p, struct out *o)

@@ -1,0 +1,296 @@
+/* holder: a process holding one descriptor of a kind crest cannot checkpoint yet, for
+ * tests/fail/unsupported.sh.
+ *
+ *   holder KIND
+ *
+ * Sets the object up in its working directory, prints "FD n" (the descriptor that
+ * must be refused) on stdout, then serves its stdin line by line:
+ *   "check"  answers "ok" if the object is as it was set up (reading what it holds
+ *            and putting it back), else "bad: why";
+ *   "quit"   exits 0.
+ * KIND is one of: socketpair listen dgram tcp-listen tcp-self eventfd epoll signalfd
+ * timerfd inotify memfd io_uring fifo deleted packet-pipe ptmx children. "children"
+ * has a child process (sleeping until the holder exits) and prints "FD -1". */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MSG "held data"
+
+static const char *kind;
+static int fd = -1, other = -1;
+
+static int die(const char *what)
+{
+	dprintf(1, "ERROR %s: %s\n", what, strerror(errno));
+	exit(2);
+}
+
+/* Set up; returns the descriptor to report. */
+static int setup(void)
+{
+	int sv[2];
+
+	if (!strcmp(kind, "socketpair")) {
+		/* Both ends here, data queued one way. */
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+			die("socketpair");
+		if (write(sv[1], MSG, sizeof(MSG)) != sizeof(MSG))
+			die("write");
+		other = sv[1];
+		return sv[0];
+	}
+	if (!strcmp(kind, "listen") || !strcmp(kind, "dgram")) {
+		struct sockaddr_un a = {AF_UNIX, "sock"};
+		int s = socket(AF_UNIX, kind[0] == 'l' ? SOCK_STREAM : SOCK_DGRAM, 0);
+
+		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0)
+			die("unix socket");
+		if (kind[0] == 'l' && listen(s, 5) < 0)
+			die("listen");
+		return s;
+	}
+	if (!strncmp(kind, "tcp-", 4)) {
+		struct sockaddr_in a = {AF_INET, 0, {htonl(INADDR_LOOPBACK)}, {0}};
+		socklen_t al = sizeof(a);
+		int s = socket(AF_INET, SOCK_STREAM, 0), c;
+
+		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 5) < 0 ||
+		    getsockname(s, (struct sockaddr *)&a, &al) < 0)
+			die("tcp socket");
+		if (!strcmp(kind, "tcp-listen"))
+			return s;
+		/* A connection with both ends here. */
+		c = socket(AF_INET, SOCK_STREAM, 0);
+		if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) < 0)
+			die("connect");
+		other = accept(s, NULL, NULL);
+		if (other < 0)
+			die("accept");
+		close(s);
+		if (write(other, MSG, sizeof(MSG)) != sizeof(MSG))
+			die("write");
+		return c;
+	}
+	if (!strcmp(kind, "eventfd")) {
+		int e = eventfd(5, 0);
+
+		return e < 0 ? die("eventfd") : e;
+	}
+	if (!strcmp(kind, "epoll")) {
+		struct epoll_event ev = {EPOLLIN, {.u64 = 77}};
+		int p[2], e = epoll_create1(0);
+
+		if (e < 0 || pipe(p) < 0 || epoll_ctl(e, EPOLL_CTL_ADD, p[0], &ev) < 0 ||
+		    write(p[1], "x", 1) != 1)
+			die("epoll");
+		return e;
+	}
+	if (!strcmp(kind, "signalfd")) {
+		sigset_t m;
+		int s;
+
+		sigemptyset(&m);
+		sigaddset(&m, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &m, NULL);
+		s = signalfd(-1, &m, 0);
+		return s < 0 ? die("signalfd") : s;
+	}
+	if (!strcmp(kind, "timerfd")) {
+		struct itimerspec its = {{1000, 0}, {1000, 0}};
+		int t = timerfd_create(CLOCK_MONOTONIC, 0);
+
+		if (t < 0 || timerfd_settime(t, 0, &its, NULL) < 0)
+			die("timerfd");
+		return t;
+	}
+	if (!strcmp(kind, "inotify")) {
+		int i = inotify_init1(0);
+
+		if (i < 0 || inotify_add_watch(i, ".", IN_CREATE) < 0)
+			die("inotify");
+		return i;
+	}
+	if (!strcmp(kind, "memfd")) {
+		int m = memfd_create("held", 0);
+
+		if (m < 0 || write(m, MSG, sizeof(MSG)) != sizeof(MSG))
+			die("memfd");
+		return m;
+	}
+	if (!strcmp(kind, "io_uring")) {
+		struct io_uring_params p;
+		int r;
+
+		memset(&p, 0, sizeof(p));
+		r = (int)syscall(__NR_io_uring_setup, 4, &p);
+		return r < 0 ? die("io_uring_setup") : r;
+	}
+	if (!strcmp(kind, "fifo")) {
+		int f;
+
+		if (mkfifo("fifo", 0600) < 0)
+			die("mkfifo");
+		f = open("fifo", O_RDWR);
+		if (f < 0 || write(f, MSG, sizeof(MSG)) != sizeof(MSG))
+			die("fifo");
+		return f;
+	}
+	if (!strcmp(kind, "deleted")) {
+		int f = open("gone", O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+		if (f < 0 || write(f, MSG, sizeof(MSG)) != sizeof(MSG) || unlink("gone") < 0)
+			die("deleted file");
+		return f;
+	}
+	if (!strcmp(kind, "packet-pipe")) {
+		int p[2];
+
+		if (pipe2(p, O_DIRECT) < 0 || write(p[1], "one", 3) != 3 ||
+		    write(p[1], "three", 5) != 5)
+			die("packet pipe");
+		other = p[1];
+		return p[0];
+	}
+	if (!strcmp(kind, "ptmx")) {
+		int m = posix_openpt(O_RDWR | O_NOCTTY);
+
+		if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0)
+			die("ptmx");
+		return m;
+	}
+	if (!strcmp(kind, "children")) {
+		pid_t c = fork();
+
+		if (c < 0)
+			die("fork");
+		if (c == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(0);
+			for (;;)
+				pause();
+		}
+		return -1;
+	}
+	errno = EINVAL;
+	return die(kind);
+}
+
+/* Is the object as setup() left it? Writes "ok" or "bad: why". */
+static void check(void)
+{
+	char buf[64];
+	ssize_t n;
+
+	if (!strcmp(kind, "socketpair") || !strcmp(kind, "tcp-self")) {
+		n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+		if (n != sizeof(MSG) || memcmp(buf, MSG, sizeof(MSG))) {
+			dprintf(1, "bad: socket holds %zd bytes\n", n);
+			return;
+		}
+	} else if (!strcmp(kind, "listen") || !strcmp(kind, "tcp-listen")) {
+		int v = 0;
+		socklen_t l = sizeof(v);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &l) < 0 || v != 1) {
+			dprintf(1, "bad: not listening\n");
+			return;
+		}
+	} else if (!strcmp(kind, "eventfd")) {
+		uint64_t v = 0;
+
+		if (read(fd, &v, sizeof(v)) != sizeof(v) || v != 5 ||
+		    write(fd, &v, sizeof(v)) != sizeof(v)) {
+			dprintf(1, "bad: eventfd holds %llu\n", (unsigned long long)v);
+			return;
+		}
+	} else if (!strcmp(kind, "epoll")) {
+		struct epoll_event ev;
+
+		if (epoll_wait(fd, &ev, 1, 0) != 1 || ev.data.u64 != 77) {
+			dprintf(1, "bad: epoll has no event\n");
+			return;
+		}
+	} else if (!strcmp(kind, "timerfd")) {
+		struct itimerspec its;
+
+		if (timerfd_gettime(fd, &its) < 0 || its.it_interval.tv_sec != 1000 ||
+		    its.it_value.tv_sec < 900) {
+			dprintf(1, "bad: timer not armed\n");
+			return;
+		}
+	} else if (!strcmp(kind, "memfd") || !strcmp(kind, "deleted")) {
+		if (pread(fd, buf, sizeof(MSG), 0) != sizeof(MSG) ||
+		    memcmp(buf, MSG, sizeof(MSG))) {
+			dprintf(1, "bad: contents changed\n");
+			return;
+		}
+	} else if (!strcmp(kind, "fifo")) {
+		n = read(fd, buf, sizeof(buf));
+		if (n != sizeof(MSG) || memcmp(buf, MSG, sizeof(MSG)) ||
+		    write(fd, MSG, sizeof(MSG)) != sizeof(MSG)) {
+			dprintf(1, "bad: fifo held %zd bytes\n", n);
+			return;
+		}
+	} else if (!strcmp(kind, "packet-pipe")) {
+		/* Two packets, read back one by one, then written again. */
+		if (read(fd, buf, sizeof(buf)) != 3 || read(fd, buf, sizeof(buf)) != 5 ||
+		    write(other, "one", 3) != 3 || write(other, "three", 5) != 5) {
+			dprintf(1, "bad: packets changed\n");
+			return;
+		}
+	}
+	dprintf(1, "ok\n");
+}
+
+int main(int argc, char **argv)
+{
+	char line[64];
+	size_t got = 0;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: holder KIND\n");
+		return 2;
+	}
+	kind = argv[1];
+	fd = setup();
+	dprintf(1, "FD %d\n", fd);
+	/* Line by line, with read(2): no stdio buffer to lose or to hold. */
+	for (;;) {
+		ssize_t n = read(0, line + got, 1);
+
+		if (n <= 0)
+			return n < 0 ? 1 : 0;
+		if (line[got] != '\n' && got < sizeof(line) - 2) {
+			got++;
+			continue;
+		}
+		line[got] = '\0';
+		got = 0;
+		if (!strcmp(line, "check"))
+			check();
+		else if (!strcmp(line, "quit"))
+			return 0;
+		else
+			dprintf(1, "bad: unknown command %s\n", line);
+	}
+}
