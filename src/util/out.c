@@ -20,18 +20,49 @@ static void indent(struct out *o)
 		fputs("  ", o->f);
 }
 
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static int utf8_len(const unsigned char *s)
+{
+	int n = s[0] >= 0xf0 ? 3 : s[0] >= 0xe0 ? 2 : 1;
+	uint32_t cp;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	cp = s[0] & (0x3fu >> n);
+	for (int i = 1; i <= n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n + 1;
+}
+
+/* JSON is UTF-8: paths and names are bytes, so a byte that does not belong to a valid
+ * sequence becomes U+FFFD rather than making the whole document unreadable. */
 static void json_escape(FILE *f, const char *s)
 {
 	fputc('"', f);
-	for (; s && *s; s++) {
+	while (s && *s) {
 		unsigned char c = (unsigned char)*s;
+		int n;
 
-		if (c == '"' || c == '\\')
+		if (c == '"' || c == '\\') {
 			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
+		} else if (c < 0x20) {
 			fprintf(f, "\\u%04x", c);
-		else
+		} else if (c < 0x80) {
 			fputc(c, f);
+		} else if ((n = utf8_len((const unsigned char *)s)) > 0) {
+			fwrite(s, 1, (size_t)n, f);
+			s += n;
+			continue;
+		} else {
+			fputs("\\ufffd", f);
+		}
+		s++;
 	}
 	fputc('"', f);
 }

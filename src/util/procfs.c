@@ -84,14 +84,16 @@ const char *procfs_field(const char *text, const char *key)
 int procfs_field_u64(const char *text, const char *key, int base, uint64_t *ret)
 {
 	const char *p = procfs_field(text, key);
+	uint64_t v;
 	char *end;
 
 	if (!p)
 		return -ENOENT;
 	errno = 0;
-	*ret = strtoull(p, &end, base);
+	v = strtoull(p, &end, base);
 	if (end == p || errno)
 		return -EINVAL;
+	*ret = v;
 	return 0;
 }
 
@@ -120,7 +122,8 @@ int parse_long(const char *s, long min, long max, long *ret)
 	char *end;
 	long v;
 
-	if (!s || !*s || isspace((unsigned char)*s))
+	/* strtol() would take leading spaces, '+', and '-' whatever min says. */
+	if (!s || !*s || isspace((unsigned char)*s) || *s == '+' || (*s == '-' && min >= 0))
 		return -EINVAL;
 	errno = 0;
 	v = strtol(s, &end, 10);
@@ -132,14 +135,17 @@ int parse_long(const char *s, long min, long max, long *ret)
 
 int parse_u64(const char *s, int base, uint64_t *ret)
 {
+	uint64_t v;
 	char *end;
 
-	if (!s || !*s || *s == '-' || isspace((unsigned char)*s))
+	/* strtoull() would take leading spaces and a sign, and negate after a '-'. */
+	if (!s || !*s || *s == '-' || *s == '+' || isspace((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
-	*ret = strtoull(s, &end, base);
+	v = strtoull(s, &end, base);
 	if (errno || *end)
 		return -EINVAL;
+	*ret = v;
 	return 0;
 }
 

@@ -18,12 +18,14 @@ int procfs_stat(pid_t pid, pid_t tid, struct proc_stat *st);
 /* The value after "Key:" in a status-like file held in text; NULL if absent. The
  * result points into text and ends at the newline. */
 const char *procfs_field(const char *text, const char *key);
-/* Parse the field as decimal/hex numbers; -ENOENT if absent, -EINVAL if malformed. */
+/* Parse the field as decimal/hex numbers; -ENOENT if absent, -EINVAL if malformed.
+ * *ret is written only on success. */
 int procfs_field_u64(const char *text, const char *key, int base, uint64_t *ret);
 /* Up to n whitespace-separated decimal numbers from the field; returns how many. */
 int procfs_field_list(const char *text, const char *key, uint64_t *vals, int n);
 
-/* Strict decimal parsing of a whole string (no sign unless allowed, no junk). */
+/* Strict parsing of a whole string: no spaces, no junk, no '+', and a '-' only where
+ * min < 0 (parse_u64: never). *ret is written only on success. */
 int parse_long(const char *s, long min, long max, long *ret);
 int parse_u64(const char *s, int base, uint64_t *ret);
 

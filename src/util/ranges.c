@@ -57,25 +57,44 @@ int ranges_add_maps(struct ranges *rs, const char *maps_path)
 	return rc;
 }
 
+/* The arithmetic saturates: ranges reach the top of the address space ([vsyscall]),
+ * and a sum that wrapped around would look like a free low address. */
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t align_up_sat(uint64_t v, uint64_t align)
+{
+	if (align <= 1)
+		return v;
+	if (v > UINT64_MAX - (align - 1))
+		return UINT64_MAX;
+	return (v + align - 1) & ~(align - 1);
+}
+
 uint64_t ranges_find_gap(const struct ranges *rs, uint64_t len, uint64_t guard, uint64_t align,
 			 uint64_t from, uint64_t limit)
 {
-	uint64_t cand = (from + align - 1) & ~(align - 1);
+	uint64_t cand = align_up_sat(from, align);
 
 	/* Each pass moves past one conflict; a conflict never comes back below cand. */
 	for (size_t pass = 0; pass <= rs->n; pass++) {
 		int moved = 0;
 
+		if (cand > limit || len > limit - cand)
+			return 0;
 		for (size_t i = 0; i < rs->n; i++) {
 			const struct range *r = &rs->r[i];
 
-			if (cand < r->end + guard && r->start < cand + len + guard) {
-				cand = (r->end + guard + align - 1) & ~(align - 1);
+			if (cand < add_sat(r->end, guard) &&
+			    r->start < add_sat(add_sat(cand, len), guard)) {
+				cand = align_up_sat(add_sat(r->end, guard), align);
 				moved = 1;
 			}
 		}
 		if (!moved)
-			return cand + len <= limit ? cand : 0;
+			return cand;
 	}
 	return 0;
 }

@@ -28,6 +28,13 @@
 
 #define NAME "context.4242"
 
+/* A failure's message must say what went wrong; show it when it does not. */
+static void assert_msg_has(const struct err *err, const char *needle)
+{
+	if (!strstr(err->msg, needle))
+		fail_msg("message '%s' does not contain '%s'", err->msg, needle);
+}
+
 /* A file under construction: a memfd with a writer on it. */
 struct file {
 	int fd;
@@ -122,6 +129,9 @@ static void write_proc(struct file *f, pid_t pid)
 	p.exe = (char *)"/bin/true";
 	p.cwd = (char *)"/";
 	p.umask = 022;
+	p.cpus_allowed[0] = 1;
+	for (int i = 0; i < MODEL_NRLIMIT; i++)
+		p.rlim[i] = (struct rlimit_img){1024, 4096};
 	memset(&c, 0, sizeof(c));
 	c.p = &p;
 	assert_int_equal(proc_ops.encode(&c, &f->w, &f->err), 0);
@@ -139,8 +149,8 @@ static void first_record_must_be_the_header(void **state)
 	write_proc(&f, 100);
 	write_header(&f, 1);
 	assert_int_equal(file_load(&f, IMG_PAGES_DEFER, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "first record is not the header"));
-	assert_non_null(strstr(err.msg, "record 0"));
+	assert_msg_has(&err, "first record is not the header");
+	assert_msg_has(&err, "record 0");
 }
 
 static void context_without_any_header_is_refused(void **state)
@@ -151,7 +161,7 @@ static void context_without_any_header_is_refused(void **state)
 	(void)state;
 	file_begin(&f);
 	assert_int_equal(file_load(&f, IMG_PAGES_VERIFY, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "header"));
+	assert_msg_has(&err, "header");
 }
 
 static void second_header_is_refused(void **state)
@@ -165,8 +175,8 @@ static void second_header_is_refused(void **state)
 	write_proc(&f, 100);
 	write_header(&f, 1);
 	assert_int_equal(file_load(&f, IMG_PAGES_DEFER, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "second header"));
-	assert_non_null(strstr(err.msg, "record 2"));
+	assert_msg_has(&err, "second header");
+	assert_msg_has(&err, "record 2");
 }
 
 static void other_architecture_is_crest_ebadarch(void **state)
@@ -180,7 +190,7 @@ static void other_architecture_is_crest_ebadarch(void **state)
 	write_proc(&f, 100);
 	assert_int_equal(file_load(&f, IMG_PAGES_VERIFY, &err), -CREST_EBADARCH);
 	assert_int_equal(-err.code, 2359);
-	assert_non_null(strstr(err.msg, "another architecture"));
+	assert_msg_has(&err, "another architecture");
 }
 
 static void other_page_size_is_crest_ebadarch(void **state)
@@ -206,7 +216,7 @@ static void header_fpu_state_size_out_of_range_is_einval(void **state)
 		file_begin(&f);
 		write_raw_header(&f, ARCH_ELF_MACHINE, IMG_PAGE_SIZE, sizes[i], 1, false);
 		assert_int_equal(file_load(&f, IMG_PAGES_VERIFY, &err), -EINVAL);
-		assert_non_null(strstr(err.msg, "FPU state size"));
+		assert_msg_has(&err, "FPU state size");
 	}
 }
 
@@ -222,7 +232,7 @@ static void header_process_count_out_of_range_is_einval(void **state)
 		file_begin(&f);
 		write_raw_header(&f, ARCH_ELF_MACHINE, IMG_PAGE_SIZE, 1024, counts[i], false);
 		assert_int_equal(file_load(&f, IMG_PAGES_VERIFY, &err), -EINVAL);
-		assert_non_null(strstr(err.msg, "process count"));
+		assert_msg_has(&err, "process count");
 	}
 }
 
@@ -235,8 +245,8 @@ static void header_with_trailing_bytes_is_einval(void **state)
 	file_begin(&f);
 	write_raw_header(&f, ARCH_ELF_MACHINE, IMG_PAGE_SIZE, 1024, 1, true);
 	assert_int_equal(file_load(&f, IMG_PAGES_VERIFY, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "trailing bytes"));
-	assert_non_null(strstr(err.msg, "(header)"));
+	assert_msg_has(&err, "trailing bytes");
+	assert_msg_has(&err, "(header)");
 }
 
 static void header_cut_short_is_einval(void **state)
@@ -255,7 +265,7 @@ static void header_cut_short_is_einval(void **state)
 	assert_int_equal(img_write_record(&f.w, REC_HEADER, REC_F_REQUIRED, b.data, b.len, &f.err),
 			 0);
 	assert_int_equal(file_load(&f, IMG_PAGES_VERIFY, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "runs past the end"));
+	assert_msg_has(&err, "runs past the end");
 	buf_fini(&b);
 }
 
@@ -272,9 +282,9 @@ static void unknown_required_record_type_is_refused_naming_the_format(void **sta
 	write_proc(&f, 100);
 	assert_int_equal(img_write_record(&f.w, 0x4321, REC_F_REQUIRED, "x", 1, &f.err), 0);
 	assert_int_equal(file_load(&f, IMG_PAGES_DEFER, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "type 17185"));
-	assert_non_null(strstr(err.msg, "does not know"));
-	assert_non_null(strstr(err.msg, "format 1"));
+	assert_msg_has(&err, "type 17185");
+	assert_msg_has(&err, "does not know");
+	assert_msg_has(&err, "format 1");
 }
 
 /* A skipped record lets loading go on to the checks after the last record: the
@@ -296,7 +306,7 @@ static void unknown_optional_record_type_is_skipped(void **state)
 		assert_int_equal(file_load(&f, IMG_PAGES_DEFER, &err), -EINVAL);
 		if (strstr(err.msg, "record 1") || strstr(err.msg, "record 3"))
 			fail_msg("type %#x was not skipped: %s", types[i], err.msg);
-		assert_non_null(strstr(err.msg, "pid 100"));
+		assert_msg_has(&err, "pid 100");
 	}
 }
 
@@ -310,7 +320,7 @@ static void unknown_optional_record_type_is_skipped_before_process_count_check(v
 	write_header(&f, 1);
 	assert_int_equal(img_write_record(&f.w, 0x4321, 0, "abc", 3, &f.err), 0);
 	assert_int_equal(file_load(&f, IMG_PAGES_VERIFY, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "header lists 1 processes, the file describes 0"));
+	assert_msg_has(&err, "header lists 1 processes, the file describes 0");
 }
 
 /* ---- processes ---- */
@@ -325,14 +335,14 @@ static void process_count_mismatch_is_refused(void **state)
 	write_header(&f, 2);
 	write_proc(&f, 100);
 	assert_int_equal(file_load(&f, IMG_PAGES_DEFER, &e1), -EINVAL);
-	assert_non_null(strstr(e1.msg, "header lists 2 processes, the file describes 1"));
+	assert_msg_has(&e1, "header lists 2 processes, the file describes 1");
 
 	file_begin(&f);
 	write_header(&f, 1);
 	write_proc(&f, 100);
 	write_proc(&f, 101);
 	assert_int_equal(file_load(&f, IMG_PAGES_DEFER, &e2), -EINVAL);
-	assert_non_null(strstr(e2.msg, "header lists 1 processes, the file describes 2"));
+	assert_msg_has(&e2, "header lists 1 processes, the file describes 2");
 }
 
 static void second_record_for_the_same_process_is_refused(void **state)
@@ -346,7 +356,7 @@ static void second_record_for_the_same_process_is_refused(void **state)
 	write_proc(&f, 100);
 	write_proc(&f, 100);
 	assert_int_equal(file_load(&f, IMG_PAGES_DEFER, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "same process"));
+	assert_msg_has(&err, "same process");
 }
 
 static void record_for_an_undescribed_process_is_refused(void **state)
@@ -364,8 +374,8 @@ static void record_for_an_undescribed_process_is_refused(void **state)
 	assert_int_equal(img_write_record(&f.w, REC_CREDS, REC_F_REQUIRED, b.data, b.len, &f.err),
 			 0);
 	assert_int_equal(file_load(&f, IMG_PAGES_DEFER, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "record 2 (credentials)"));
-	assert_non_null(strstr(err.msg, "has not described"));
+	assert_msg_has(&err, "record 2 (credentials)");
+	assert_msg_has(&err, "has not described");
 	buf_fini(&b);
 }
 
@@ -379,7 +389,7 @@ static void incomplete_process_fails_a_modules_check_naming_the_file(void **stat
 	write_header(&f, 1);
 	write_proc(&f, 100);
 	assert_int_equal(file_load(&f, IMG_PAGES_VERIFY, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "pid 100"));
+	assert_msg_has(&err, "pid 100");
 	assert_true(strncmp(err.msg, NAME ": ", strlen(NAME) + 2) == 0);
 }
 
@@ -398,12 +408,12 @@ static void damaged_framing_reaches_the_caller_as_eio_or_einval(void **state)
 	assert_int_equal(write(fd, "CRESTCTZ\1\0\0\0\0\0\0\0", 16), 16);
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	assert_int_equal(context_load(fd, NAME, IMG_PAGES_DEFER, &m, &e2), -EINVAL);
-	assert_non_null(strstr(e2.msg, "bad magic"));
+	assert_msg_has(&e2, "bad magic");
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	assert_int_equal(write(fd, "CRESTCTX", 8), 8);
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	assert_int_equal(context_load(fd, NAME, IMG_PAGES_DEFER, &m, &e3), -EIO);
-	assert_non_null(strstr(e3.msg, "no end record"));
+	assert_msg_has(&e3, "no end record");
 	assert_null(m);
 	close(fd);
 }
