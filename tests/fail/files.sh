@@ -42,6 +42,7 @@ printf 'CRESTCTX' >"$W/magic-only"
 printf 'CRESTCTX\002\000\000\000\000\000\000\000' >"$W/version2"
 printf 'CRESTCTX\000\000\000\000\000\000\000\000' >"$W/version0"
 printf 'CRESTCTX\001\000\000\000\000\000\000\000' >"$W/preamble-only"
+printf 'CRESTCTX\001\000\000\000\000\001\000\000' >"$W/reserved"
 printf 'CRESTCTX\001\000\000\000\000\000\000\000\001\000\000' >"$W/cut-header"
 
 # ---- cr_restart ----
@@ -57,6 +58,8 @@ check "$R magic, then text: EINVAL" 22 "$W/magic-text" "version" "$RSTRT" "$W/ma
 check "$R magic only: truncated, EIO" 5 "$W/magic-only" "truncated" "$RSTRT" "$W/magic-only"
 check "$R format version 2: EINVAL" 22 "$W/version2" "version" "$RSTRT" "$W/version2"
 check "$R format version 0: EINVAL" 22 "$W/version0" "version" "$RSTRT" "$W/version0"
+check "$R reserved preamble field not zero: EINVAL" 22 "$W/reserved" "reserved" \
+	"$RSTRT" "$W/reserved"
 check "$R preamble only: truncated, EIO" 5 "$W/preamble-only" "truncated" \
 	"$RSTRT" "$W/preamble-only"
 check "$R cut in the first record header: EIO" 5 "$W/cut-header" "truncated" \
@@ -140,6 +143,8 @@ check "$I a text file: EINVAL" 22 "$W/text" "not a .*context" "$INFO" "$W/text"
 check "$I magic only: truncated, EIO" 5 "$W/magic-only" "truncated" "$INFO" "$W/magic-only"
 check "$I format version 2: EINVAL" 22 "$W/version2" "version" "$INFO" "$W/version2"
 check "$I format version 0: EINVAL" 22 "$W/version0" "version" "$INFO" "$W/version0"
+check "$I reserved preamble field not zero: EINVAL" 22 "$W/reserved" "reserved" \
+	"$INFO" "$W/reserved"
 check "$I preamble only: truncated, EIO" 5 "$W/preamble-only" "truncated" \
 	"$INFO" "$W/preamble-only"
 [ -s "$W/out" ] && fail "$I prints nothing on stdout for a bad file" "$(head -c 200 "$W/out")"

@@ -118,4 +118,31 @@ for fp in restart:prepare restart:restore; do
 done
 restart_works "after the faults a restart through a pipe works" pipe
 
+# A context that starts part-way into its file: -F at that offset.
+head -c 1000 /dev/urandom >"$W/prefixed"
+cat "$W/ctx" >>"$W/prefixed"
+{
+	dd bs=1000 count=1 of=/dev/null 2>/dev/null
+	timeout -k 5 "$TOOL_TIMEOUT" "$INFO" -F 0 >"$W/out" 2>"$W/err"
+} <"$W/prefixed"
+rc=$?
+verdict "a context 1000 bytes into its file: cr_info -F" \
+	"$([ "$rc" = 0 ] || echo "exit $rc: $(errline)")"
+: >"$TC"
+{
+	dd bs=1000 count=1 of=/dev/null 2>/dev/null
+	exec "$RSTRT" -F 0 >"$W/rout" 2>"$W/rerr"
+} <"$W/prefixed" &
+rpid=$!
+started+=("$rpid")
+why=""
+wait_until ready_at "$P" counter || why="nothing back at pid $P: $(tr '\n' '|' <"$W/rerr");"
+{ wait_until has_count "$TC" && progresses "$TC"; } || why="$why it does not count;"
+kill -KILL "$P" 2>/dev/null
+wait "$rpid" 2>/dev/null
+rrc=$?
+[ "$rrc" = 137 ] || why="$why cr_restart exit $rrc, want 137;"
+wait_until gone "$P" || why="$why pid $P does not go;"
+verdict "a context 1000 bytes into its file: cr_restart -F" "$why"
+
 finish
