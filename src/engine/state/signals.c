@@ -3,7 +3,7 @@
  * and pending signals belong to threads.c.
  *
  * Dispositions are set in the new process with the raw rt_sigaction (glibc's wrapper
- * would put its own restorer in), while every signal is still blocked; pending
+ * would put its own restorer in), once every signal is blocked; pending
  * signals are queued from inside it last, with rt_sigqueueinfo, so that their
  * siginfo is kept whatever their code. */
 #define LOG_PREFIX "signals: "
@@ -14,7 +14,6 @@
 #include "../log.h"
 #include "../../util/buf.h"
 #include "../../util/out.h"
-#include "../../util/procfs.h"
 #include "../../util/wire.h"
 
 #include <errno.h>
@@ -40,31 +39,17 @@ static bool settable(int sig)
 	return sig != SIGKILL && sig != SIGSTOP;
 }
 
-static int signals_collect(struct dump_ctx *c, struct err *err)
+/* Every signal, default ones too: SIG_DFL keeps the flags and mask it was set with,
+ * and sigaction() reports them (SigCgt/SigIgn in /proc cannot tell). */
+static int collect_actions(struct dump_ctx *c, struct err *err)
 {
 	struct proc_img *p = c->p;
-	uint64_t cgt = 0, ign = 0, wanted;
-	char path[64];
-	struct buf b;
-	int rc;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", p->pid);
-	buf_init(&b);
-	rc = buf_read_file(&b, path);
-	if (rc == 0) {
-		procfs_field_u64((char *)b.data, "SigCgt", 16, &cgt);
-		procfs_field_u64((char *)b.data, "SigIgn", 16, &ign);
-	}
-	buf_fini(&b);
-	if (rc < 0)
-		return err_code(err, rc, "cannot read %s", path);
-	/* Default dispositions have no handler to read; SIGCHLD's flags matter even so. */
-	wanted = cgt | ign | (1ull << (SIGCHLD - 1));
 	for (int sig = 1; sig <= MODEL_NSIG; sig++) {
 		struct ksigaction ka;
 		long r;
 
-		if (!settable(sig) || !(wanted & (1ull << (sig - 1))))
+		if (!settable(sig))
 			continue;
 		r = inject_syscall(&c->inj, SYS_rt_sigaction, (uint64_t)sig, 0, c->scratch, 8, 0, 0,
 				   err);
@@ -76,40 +61,48 @@ static int signals_collect(struct dump_ctx *c, struct err *err)
 		if (pread(c->memfd, &ka, sizeof(ka), (off_t)c->scratch) != sizeof(ka))
 			return err_sys(err, "pid %d: cannot read the action of signal %d", p->pid,
 				       sig);
-		p->sigact[sig - 1] = (struct sigaction_img){ka.handler, ka.flags, ka.restorer,
-							    ka.mask};
-	}
-	{
-		struct __ptrace_peeksiginfo_args a = {.off = 0,
-						    .flags = PTRACE_PEEKSIGINFO_SHARED,
-						    .nr = 0};
-
-		for (;;) {
-			siginfo_t si[32];
-			long k;
-			void *n;
-
-			a.off = p->nshpending;
-			a.nr = 32;
-			k = ptrace(PTRACE_PEEKSIGINFO, p->pid, &a, si);
-			if (k < 0)
-				return err_sys(err, "pid %d: cannot read its pending signals",
-					       p->pid);
-			if (k == 0)
-				break;
-			if (p->nshpending + (uint32_t)k > MAX_PENDING)
-				return err_set(err, -E2BIG, "pid %d: too many pending signals",
-					       p->pid);
-			n = realloc(p->shpending, (p->nshpending + (size_t)k) * sizeof(*p->shpending));
-			if (!n)
-				return err_set(err, -ENOMEM, "out of memory");
-			p->shpending = n;
-			for (long i = 0; i < k; i++)
-				memcpy(p->shpending[p->nshpending + i].raw, &si[i], SIGINFO_SIZE);
-			p->nshpending += (uint32_t)k;
-		}
+		p->sigact[sig - 1].handler = ka.handler;
+		p->sigact[sig - 1].flags = ka.flags;
+		p->sigact[sig - 1].restorer = ka.restorer;
+		p->sigact[sig - 1].mask = ka.mask;
 	}
 	return 0;
+}
+
+/* The process's shared queue, in order, with each siginfo as the kernel keeps it. */
+static int collect_shared_pending(struct dump_ctx *c, struct err *err)
+{
+	struct proc_img *p = c->p;
+	struct __ptrace_peeksiginfo_args a = {.flags = PTRACE_PEEKSIGINFO_SHARED, .nr = 32};
+
+	for (;;) {
+		siginfo_t si[32];
+		long k;
+		void *n;
+
+		a.off = p->nshpending;
+		k = ptrace(PTRACE_PEEKSIGINFO, p->pid, &a, si);
+		if (k < 0)
+			return err_sys(err, "pid %d: cannot read its pending signals", p->pid);
+		if (k == 0)
+			return 0;
+		if (p->nshpending + (uint32_t)k > MAX_PENDING)
+			return err_set(err, -E2BIG, "pid %d: too many pending signals", p->pid);
+		n = realloc(p->shpending, (p->nshpending + (size_t)k) * sizeof(*p->shpending));
+		if (!n)
+			return err_set(err, -ENOMEM, "out of memory");
+		p->shpending = n;
+		for (long i = 0; i < k; i++)
+			memcpy(p->shpending[p->nshpending + i].raw, &si[i], SIGINFO_SIZE);
+		p->nshpending += (uint32_t)k;
+	}
+}
+
+static int signals_collect(struct dump_ctx *c, struct err *err)
+{
+	int rc = collect_actions(c, err);
+
+	return rc < 0 ? rc : collect_shared_pending(c, err);
 }
 
 static int signals_encode(struct dump_ctx *c, struct img_writer *w, struct err *err)
@@ -181,11 +174,16 @@ static int signals_validate(struct model *m, struct proc_img *p, struct err *err
 	return 0;
 }
 
-/* In the new process, all signals blocked. */
+/* In the new process, before cr_restart seizes it. */
 static int signals_child(struct rst_ctx *c, struct err *err)
 {
 	const struct proc_img *p = c->rp->p;
+	uint64_t all = ~0ull;
 
+	/* cr_restart leaves SIGCHLD open; from here on a signal would run a saved handler
+	 * in memory that is still cr_restart's. threads.c sets the saved masks last. */
+	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8) < 0)
+		return err_sys(err, "pid %d: cannot block signals", p->pid);
 	for (int sig = 1; sig <= MODEL_NSIG; sig++) {
 		const struct sigaction_img *s = &p->sigact[sig - 1];
 		struct ksigaction ka = {s->handler, s->flags, s->restorer, s->mask};
