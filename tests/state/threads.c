@@ -325,7 +325,10 @@ static int check(void)
 		if (join_one(&th[i]))
 			return 1;
 
-	n = list_tasks(now, NT + 8);
+	/* pthread_join() returns when the kernel clears the tid, a moment before the
+	 * thread leaves /proc. */
+	for (int k = 0; k < 2000 && (n = list_tasks(now, NT + 8)) != 1; k++)
+		usleep(1000);
 	CT_EQ(n, 1);
 	CT_EQ(now[0], main_tid);
 	/* A new thread still starts, runs and joins. */

@@ -37,6 +37,7 @@
 #define MAX_THREADS 65536u
 #define MAX_PENDING 4096u
 #define MAX_XSTATE (64u << 10)
+#define MAX_SYSCALL_NR 4095
 
 struct rseq_config {
 	uint64_t rseq_abi_pointer;
@@ -84,6 +85,18 @@ static int collect_pending(pid_t tid, int shared, struct siginfo_img **ret, uint
 	return 0;
 }
 
+/* Which system call the thread is in, -1 if none; through restart_syscall() too. */
+static long syscall_in(struct dump_ctx *c, const struct arch_regs *regs)
+{
+	uint8_t code[ARCH_CODE_PEEK];
+	long nr = arch_regs_syscall_nr(regs);
+
+	if (nr < 0 || arch_regs_ip(regs) < ARCH_CODE_PEEK ||
+	    inject_mem_read(c->memfd, arch_regs_ip(regs) - ARCH_CODE_PEEK, code, sizeof(code)) < 0)
+		return nr;
+	return arch_syscall_from_code(regs, code);
+}
+
 static int collect_one(struct dump_ctx *c, struct seized_thread *st, struct thread_img *t,
 		       struct err *err)
 {
@@ -99,7 +112,7 @@ static int collect_one(struct dump_ctx *c, struct seized_thread *st, struct thre
 	t->tid = st->tid;
 	t->regs = st->regs;
 	t->sigmask = st->sigmask;
-	t->syscall_nr = (int32_t)arch_regs_syscall_nr(&st->regs);
+	t->syscall_nr = (int32_t)syscall_in(c, &st->regs);
 	arch_cpu_probe(&cpu);
 	t->xstate = malloc(cpu.xstate_size);
 	if (!t->xstate)
@@ -265,6 +278,8 @@ static int threads_decode(struct model *m, const struct img_rec *rec, const stru
 		snprintf(t->comm, sizeof(t->comm), "%s", comm);
 	free(comm);
 	t->syscall_nr = get_i32(&rd);
+	if (t->syscall_nr < -1 || t->syscall_nr > MAX_SYSCALL_NR)
+		wr_fail(&rd, "system call number out of range");
 	if (!wr_done(&rd))
 		return img_rec_corrupt(r, rec, rd.why, err);
 	if (!arch_regs_valid(&t->regs, &why))
@@ -442,7 +457,7 @@ static int threads_finish(struct rst_ctx *c, struct err *err)
 	for (uint32_t i = 0; i < rp->p->nthreads; i++) {
 		const struct thread_img *t = &rp->p->threads[i];
 		struct arch_regs regs = t->regs;
-		const char *what = arch_regs_fix_restart(&regs);
+		const char *what = arch_regs_fix_restart(&regs, t->syscall_nr);
 		uint64_t mask = t->sigmask;
 
 		if (what)

@@ -26,6 +26,10 @@
 #define ERESTARTNOHAND 514
 #define ERESTART_RESTARTBLOCK 516
 
+#define NR_NANOSLEEP 35
+#define NR_RESTART_SYSCALL 219
+#define NR_CLOCK_NANOSLEEP 230
+
 const uint8_t arch_syscall_insn[] = {0x0f, 0x05, 0xcc}; /* syscall; int3 */
 const size_t arch_syscall_insn_len = sizeof(arch_syscall_insn);
 
@@ -127,41 +131,62 @@ long arch_regs_syscall_nr(const struct arch_regs *r)
 	return (long)r->gp.orig_rax;
 }
 
-const char *arch_regs_fix_restart(struct arch_regs *r)
+long arch_syscall_from_code(const struct arch_regs *r, const uint8_t code[ARCH_CODE_PEEK])
 {
 	long nr = (long)r->gp.orig_rax;
-	long ret = (long)r->gp.rax;
-	const char *what = NULL;
+	int32_t imm;
 
-	if (nr < 0)
+	if (nr != NR_RESTART_SYSCALL)
+		return nr;
+	/* glibc's wrappers load the number right before the call: b8 imm32; 0f 05. */
+	if (code[0] != 0xb8 || code[5] != 0x0f || code[6] != 0x05)
+		return -1;
+	memcpy(&imm, code + 1, sizeof(imm));
+	return imm >= 0 && imm < 4096 && imm != NR_RESTART_SYSCALL ? imm : -1;
+}
+
+const char *arch_regs_fix_restart(struct arch_regs *r, long nr)
+{
+	long ret = (long)r->gp.rax;
+
+	if ((long)r->gp.orig_rax < 0)
 		return NULL;
-	r->gp.orig_rax = (uint64_t)-1;
 	switch (ret) {
 	case -ERESTARTSYS:
 	case -ERESTARTNOINTR:
 	case -ERESTARTNOHAND:
-		what = "system call restarted";
-		break;
+		/* Left as they are: when the thread runs, the kernel restarts the call or,
+		 * if a signal with a handler is pending by then, returns EINTR (or restarts
+		 * it after the handler, for SA_RESTART), as it would have without us. */
+		return "system call restarts when the thread runs";
 	case -ERESTART_RESTARTBLOCK:
-		/* The kernel's restart block stays behind with the old task. A relative
-		 * sleep has already written the time left to its rem argument: sleep for
-		 * that. Anything else starts again with its original arguments. */
-		what = "system call restarted from its arguments";
-		if (nr == 35 /* nanosleep */ && r->gp.rsi) {
-			r->gp.rdi = r->gp.rsi;
-			what = "sleep resumed for the time left";
-		} else if (nr == 230 /* clock_nanosleep */ && !(r->gp.rsi & TIMER_ABSTIME) &&
-			   r->gp.r10) {
-			r->gp.rdx = r->gp.r10;
-			what = "sleep resumed for the time left";
-		}
 		break;
 	default:
 		return NULL;
 	}
-	r->gp.rax = (uint64_t)nr;
-	r->gp.rip -= 2; /* syscall and int $0x80 are both two bytes */
-	return what;
+	/* The restart block (what restart_syscall() would resume) stayed with the old
+	 * task. Restart the call itself instead, as -ERESTARTNOHAND: a handler gets EINTR
+	 * just as it would have; with none the kernel calls it again. */
+	if (nr < 0 || nr == NR_RESTART_SYSCALL) {
+		r->gp.rax = (uint64_t)-EINTR;
+		r->gp.orig_rax = (uint64_t)-1;
+		return "interrupted system call (unknown) returns EINTR";
+	}
+	r->gp.orig_rax = (uint64_t)nr;
+	r->gp.rax = (uint64_t)-ERESTARTNOHAND;
+	/* A relative sleep has written the time left to its rem argument: sleep for
+	 * that (restart_syscall() would have too). Other calls start again from their
+	 * arguments: an absolute sleep or futex wait loses nothing, a poll() timeout or
+	 * a relative futex timeout starts over. */
+	if (nr == NR_NANOSLEEP && r->gp.rsi) {
+		r->gp.rdi = r->gp.rsi;
+		return "sleep resumes for the time left";
+	}
+	if (nr == NR_CLOCK_NANOSLEEP && !(r->gp.rsi & TIMER_ABSTIME) && r->gp.r10) {
+		r->gp.rdx = r->gp.r10;
+		return "sleep resumes for the time left";
+	}
+	return "system call restarts from its arguments";
 }
 
 void arch_regs_encode(struct buf *b, const struct arch_regs *r)

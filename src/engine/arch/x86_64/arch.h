@@ -40,10 +40,20 @@ uint64_t arch_regs_sp(const struct arch_regs *r);
 
 /* A stopped thread inside a system call: orig syscall number, or -1 when in user code. */
 long arch_regs_syscall_nr(const struct arch_regs *r);
-/* Registers for a new task so that an interrupted system call is restarted when it
- * runs (the kernel's own fix-up only happens in the task that was interrupted).
- * Returns a short description of what was done, for diagnostics. */
-const char *arch_regs_fix_restart(struct arch_regs *r);
+/* A thread that the kernel was resuming with restart_syscall() (after a stop, or an
+ * earlier checkpoint it went on from) no longer shows which call that is. The
+ * ARCH_CODE_PEEK bytes of code that end at its ip tell, when they are glibc's usual
+ * "mov $nr, %eax; syscall". Returns the call's number (r's own when it is not in
+ * restart_syscall), or -1 if it cannot be told. */
+#define ARCH_CODE_PEEK 7
+long arch_syscall_from_code(const struct arch_regs *r, const uint8_t code[ARCH_CODE_PEEK]);
+/* Registers for a new task, as saved from a thread stopped in system call nr, such
+ * that the call carries on as it would have in the old task: restarted when the
+ * thread runs, or EINTR for a handler that comes first. Only the kernel's restart
+ * block cannot move; such a call is restarted from its arguments (a relative sleep
+ * for the time it had left). Returns a short description for diagnostics, or NULL
+ * if r was not inside a call. */
+const char *arch_regs_fix_restart(struct arch_regs *r, long nr);
 
 /* The bytes of "syscall; int3" and where in them the syscall is. */
 extern const uint8_t arch_syscall_insn[];
