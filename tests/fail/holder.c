@@ -9,7 +9,7 @@
  *            and putting it back), else "bad: why";
  *   "quit"   exits 0.
  * KIND is one of: socketpair listen dgram tcp-listen tcp-self eventfd epoll signalfd
- * timerfd inotify memfd io_uring fifo deleted packet-pipe ptmx children. "children"
+ * timerfd inotify memfd io_uring fifo deleted packet-pipe async ptmx children. "children"
  * has a child process (sleeping until the holder exits) and prints "FD -1". */
 #include <errno.h>
 #include <fcntl.h>
@@ -170,6 +170,17 @@ static int setup(void)
 		other = p[1];
 		return p[0];
 	}
+	if (!strcmp(kind, "async")) {
+		/* Signal-driven I/O on the read end of a pipe: SIGIO to us. */
+		int p[2];
+
+		signal(SIGIO, SIG_IGN);
+		if (pipe(p) < 0 || fcntl(p[0], F_SETOWN, getpid()) < 0 ||
+		    fcntl(p[0], F_SETFL, O_ASYNC) < 0)
+			die("O_ASYNC pipe");
+		other = p[1];
+		return p[0];
+	}
 	if (!strcmp(kind, "ptmx")) {
 		int m = posix_openpt(O_RDWR | O_NOCTTY);
 
@@ -249,6 +260,11 @@ static void check(void)
 		if (n != sizeof(MSG) || memcmp(buf, MSG, sizeof(MSG)) ||
 		    write(fd, MSG, sizeof(MSG)) != sizeof(MSG)) {
 			dprintf(1, "bad: fifo held %zd bytes\n", n);
+			return;
+		}
+	} else if (!strcmp(kind, "async")) {
+		if (!(fcntl(fd, F_GETFL) & O_ASYNC) || fcntl(fd, F_GETOWN) != getpid()) {
+			dprintf(1, "bad: signal-driven I/O is off\n");
 			return;
 		}
 	} else if (!strcmp(kind, "packet-pipe")) {

@@ -103,6 +103,7 @@ refused "io_uring" io_uring 'io_uring'
 refused "named FIFO" fifo 'named FIFO'
 refused "deleted file" deleted 'deleted file'
 refused "pipe holding packets" packet-pipe 'packet'
+refused "signal-driven I/O" async 'signal-driven I/O'
 refused "pseudo-terminal master" ptmx 'pseudo-terminal master'
 refused "child processes" children 'child process'
 finish

@@ -4,7 +4,9 @@
  * securebits (keep-caps), and dumpable. They must come back exactly: the lines of
  * /proc/self/status and what the system calls say.
  *
- * creds_drop.c does the same for a process that dropped every capability. */
+ * creds_drop.c does the same for a process that dropped every capability, and
+ * creds_root.c for one that stays root with fewer capabilities, ambient ones, and
+ * securebits some of which are locked. */
 #include "ct.h"
 
 #include <fcntl.h>
@@ -18,8 +20,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef CREDS_DROP_ALL
-#define CREDS_DROP_ALL 0
+/* What the process does with its credentials. */
+#define KEEP_SOME 0 /* gives up root, keeps some capabilities */
+#define DROP_ALL 1  /* gives up root and every capability */
+#define STAY_ROOT 2 /* stays root with fewer capabilities and securebits */
+#ifndef CREDS_MODE
+#define CREDS_MODE KEEP_SOME
 #endif
 
 #define CAPBIT(c) (1ull << (c))
@@ -75,14 +81,36 @@ static int setup(void)
 	/* The bounding set shrinks while we may (CAP_SETPCAP). */
 	CT_SYS(prctl(PR_CAPBSET_DROP, CAP_SYS_BOOT, 0, 0, 0));
 	CT_SYS(prctl(PR_CAPBSET_DROP, CAP_MKNOD, 0, 0, 0));
-	if (!CREDS_DROP_ALL)
-		CT_SYS(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0));
-	CT_SYS(setresgid(1001, 1002, 1003));
-	CT_SYS(setresuid(2001, 2002, 2003));
-	/* fs ids other than the effective ones: allowed, they are our saved ids. */
-	setfsgid(1003);
-	setfsuid(2003);
-	if (!CREDS_DROP_ALL) {
+	if (CREDS_MODE == STAY_ROOT) {
+		struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+		struct __user_cap_data_struct d[2];
+		uint64_t all, prm;
+
+		/* From what we have (not necessarily every capability). */
+		CT_SYS(syscall(SYS_capget, &hdr, d));
+		all = d[0].permitted | (uint64_t)d[1].permitted << 32;
+		prm = all & ~CAPBIT(CAP_SYS_MODULE) & ~CAPBIT(CAP_SYS_RAWIO) &
+		      ~CAPBIT(CAP_SYS_BOOT) & ~CAPBIT(CAP_MKNOD);
+
+		CT_SYS(capset_sets(CAPBIT(CAP_NET_RAW) | CAPBIT(CAP_SYS_TIME), prm, prm));
+		CT_SYS(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_RAW, 0, 0));
+		/* Root without root's powers at exec, locked; no more ambient raises. */
+		CT_SYS(prctl(PR_SET_SECUREBITS,
+			     SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+				 SECBIT_NO_CAP_AMBIENT_RAISE,
+			     0, 0, 0));
+		CT_SYS(capset_sets(CAPBIT(CAP_NET_RAW) | CAPBIT(CAP_SYS_TIME), prm,
+				   prm & ~CAPBIT(CAP_SETPCAP) & ~CAPBIT(CAP_DAC_OVERRIDE)));
+	} else {
+		if (CREDS_MODE == KEEP_SOME)
+			CT_SYS(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0));
+		CT_SYS(setresgid(1001, 1002, 1003));
+		CT_SYS(setresuid(2001, 2002, 2003));
+		/* fs ids other than the effective ones: allowed, they are our saved ids. */
+		setfsgid(1003);
+		setfsuid(2003);
+	}
+	if (CREDS_MODE == KEEP_SOME) {
 		uint64_t keep = CAPBIT(CAP_KILL) | CAPBIT(CAP_NET_BIND_SERVICE) |
 				CAPBIT(CAP_CHOWN) | CAPBIT(CAP_SETPCAP);
 
@@ -130,8 +158,8 @@ static int check(void)
 	CT_EQ(g2, eg);
 	CT_EQ(g3, sg);
 	/* setfs*id() answers with the current value; asking for -1 changes nothing. */
-	CT_EQ(setfsuid((uid_t)-1), 2003);
-	CT_EQ(setfsgid((gid_t)-1), 1003);
+	CT_EQ(setfsuid((uid_t)-1), CREDS_MODE == STAY_ROOT ? 0 : 2003);
+	CT_EQ(setfsgid((gid_t)-1), CREDS_MODE == STAY_ROOT ? 0 : 1003);
 	CT_SYS(n = getgroups(64, now));
 	CT_EQ(n, nsaved_groups);
 	for (int i = 0; i < n; i++)

@@ -46,7 +46,7 @@ struct fdsave {
 static struct fdsave saved[MAXFD];
 static int nsaved;
 
-static int fd_ro, fd_wo, fd_rw, fd_ap, fd_far, fd_dir, fd_path, fd_dpath;
+static int fd_ro, fd_wo, fd_rw, fd_ap, fd_far, fd_dir, fd_path, fd_dpath, fd_lpath, fd_sync;
 static int fd_null, fd_zero, fd_rand;
 static int fd_rw_dup, fd_rw_hi, fd_rw_other, fd_hi;
 static char rest_names[NDIRENT][256]; /* directory entries after the position */
@@ -354,6 +354,10 @@ static int setup(void)
 
 	CT_SYS(fd_path = open("rw", O_PATH));
 	CT_SYS(fd_dpath = open("dir", O_PATH | O_DIRECTORY | O_CLOEXEC));
+	/* The symbolic link itself. */
+	CT_SYS(symlink("ro", "link"));
+	CT_SYS(fd_lpath = open("link", O_PATH | O_NOFOLLOW));
+	CT_SYS(fd_sync = open("rw", O_RDWR | O_DSYNC | O_DIRECT));
 	CT_SYS(fd_null = open("/dev/null", O_RDWR));
 	CT_SYS(fd_zero = open("/dev/zero", O_RDONLY | O_CLOEXEC));
 	CT_SYS(fd_rand = open("/dev/urandom", O_RDONLY | O_NONBLOCK));
@@ -457,6 +461,20 @@ static int check_data(void)
 	CT_EQ(read(fd_rand, b, sizeof(b)), sizeof(b));
 	CT_EQ(write(fd_null, b, 7), 7);
 	CT_EQ(read(fd_null, b, 7), 0);
+
+	/* The O_PATH descriptor of a symbolic link is still the link. */
+	{
+		char target[16];
+		ssize_t k;
+
+		CT_SYS(fstatat(fd_lpath, "", &st, AT_EMPTY_PATH));
+		CT_TRUE(S_ISLNK(st.st_mode));
+		CT_SYS(k = readlinkat(fd_lpath, "", target, sizeof(target)));
+		CT_EQ(k, 2);
+		CT_MEMEQ(target, "ro", 2);
+	}
+	CT_EQ(fcntl(fd_sync, F_GETFL) & (O_DIRECT | O_DSYNC | O_ACCMODE),
+	      O_DIRECT | O_DSYNC | O_RDWR);
 
 	/* The directory listing goes on with the same entries. */
 	CT_SYS(n = dir_rest(fd_dir, names, NDIRENT));

@@ -296,6 +296,18 @@ static int classify(struct dump_ctx *c, struct fd_scan *s, struct file_img *f, s
 		f->path = strdup(s->link);
 		return f->path ? 0 : err_set(err, -ENOMEM, "out of memory");
 	}
+	if (S_ISLNK(st->st_mode) && (s->flags & O_PATH)) {
+		struct stat named;
+
+		/* O_PATH | O_NOFOLLOW on a symbolic link: the link itself. */
+		if (s->link[0] != '/' || lstat(s->link, &named) < 0 || named.st_ino != st->st_ino ||
+		    named.st_dev != st->st_dev)
+			return unsupported(c, s->fd, "symbolic link its path no longer leads to",
+					   s->link, err);
+		f->kind = FILE_REG;
+		f->path = strdup(s->link);
+		return f->path ? 0 : err_set(err, -ENOMEM, "out of memory");
+	}
 	if (S_ISCHR(st->st_mode)) {
 		/* The master side of a pseudo-terminal is no terminal leading outside. */
 		if (st->st_rdev == makedev(5, 2))
@@ -554,6 +566,11 @@ static int files_collect(struct dump_ctx *c, struct err *err)
 	}
 	if (rc == 0)
 		rc = settle_pipes(c, sc, n, first, err);
+	/* Signal-driven I/O needs its owner and signal back, which are not saved yet. */
+	for (uint32_t i = 0; rc == 0 && i < n; i++)
+		if ((sc[i].flags & O_ASYNC) && m->files[sc[i].file].kind != FILE_EXTERNAL)
+			rc = unsupported(c, sc[i].fd, "file in signal-driven I/O mode (O_ASYNC)",
+					 sc[i].link, err);
 	/* Said per descriptor: a restart gives each cr_restart's descriptor of that number. */
 	for (uint32_t i = 0; rc == 0 && i < n; i++) {
 		const struct file_img *f = &m->files[sc[i].file];
@@ -654,6 +671,9 @@ static int decode_pipe(struct model *m, const struct img_rec *rec, const struct 
 		return img_rec_corrupt(r, rec, rd.why, err);
 	if (pi->len > pi->size || pi->size > MAX_PIPE_DATA)
 		return img_rec_corrupt(r, rec, "pipe holds more than its size", err);
+	/* The kernel gives pipes a power of two of pages. */
+	if (pi->size < 4096 || (pi->size & (pi->size - 1)))
+		return img_rec_corrupt(r, rec, "impossible pipe size", err);
 	if (pi->len) {
 		pi->data = malloc(pi->len);
 		if (!pi->data)
@@ -697,7 +717,20 @@ static int decode_file(struct model *m, const struct img_rec *rec, const struct 
 		return img_rec_corrupt(r, rec, "unknown kind of file", err);
 	if ((f->kind == FILE_REG || f->kind == FILE_CHR) && (!f->path || f->path[0] != '/'))
 		return img_rec_corrupt(r, rec, "file without an absolute path", err);
-	if (f->kind == FILE_EXTERNAL && (f->ext < EXT_TTY || f->ext > EXT_OTHER))
+	if (f->kind == FILE_REG && !S_ISREG(f->mode) && !S_ISDIR(f->mode) &&
+	    !(S_ISLNK(f->mode) && (f->flags & O_PATH)))
+		return img_rec_corrupt(r, rec, "file reopened by path is no file or directory",
+				       err);
+	if ((f->kind == FILE_CHR && !S_ISCHR(f->mode)) ||
+	    (f->kind == FILE_PIPE && !S_ISFIFO(f->mode)))
+		return img_rec_corrupt(r, rec, "file type does not match its kind", err);
+	if ((f->kind == FILE_PIPE) != (f->pipe_id != 0))
+		return img_rec_corrupt(r, rec,
+				       "pipe id on a file that is no pipe, or none on a "
+				       "pipe",
+				       err);
+	if ((f->kind == FILE_EXTERNAL) != (f->ext != 0) ||
+	    (f->kind == FILE_EXTERNAL && (f->ext < EXT_TTY || f->ext > EXT_OTHER)))
 		return img_rec_corrupt(r, rec, "unknown kind of external descriptor", err);
 	if (f->flags & ~(uint32_t)(REOPEN_FLAGS | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_ASYNC |
 				   O_CLOEXEC | __O_TMPFILE))
@@ -785,6 +818,7 @@ static int open_regular(struct rst_ctx *c, const struct file_img *f, int fdnum, 
 	const struct proc_img *p = c->rp->p;
 	int flags = (int)(f->flags & REOPEN_FLAGS) | O_CLOEXEC | O_NOCTTY;
 	int acc = flags & O_ACCMODE;
+	bool path_only = flags & O_PATH;
 	struct stat st;
 	int fd;
 
@@ -792,18 +826,43 @@ static int open_regular(struct rst_ctx *c, const struct file_img *f, int fdnum, 
 	if (fd < 0)
 		return err_sys(err, "cannot reopen '%s' (descriptor %d of pid %d)", f->path, fdnum,
 			       p->pid);
-	if (f->kind == FILE_REG && !(flags & O_PATH) && fstat(fd, &st) == 0 &&
-	    S_ISREG(st.st_mode) && (acc == O_WRONLY || acc == O_RDWR) &&
-	    (uint64_t)st.st_size > f->size && ftruncate(fd, (off_t)f->size) < 0) {
+	if (fstat(fd, &st) < 0) {
+		err_sys(err, "cannot reopen '%s' (descriptor %d of pid %d)", f->path, fdnum,
+			p->pid);
 		close(fd);
-		return err_sys(err, "cannot truncate '%s' back to %llu bytes (pid %d)", f->path,
-			       (unsigned long long)f->size, p->pid);
+		return err->code;
 	}
-	if (f->kind == FILE_REG && !(flags & O_PATH) && f->pos &&
-	    lseek(fd, (off_t)f->pos, SEEK_SET) < 0) {
+	if ((st.st_mode & S_IFMT) != (f->mode & S_IFMT)) {
 		close(fd);
-		return err_sys(err, "cannot seek '%s' to %llu (pid %d)", f->path,
-			       (unsigned long long)f->pos, p->pid);
+		return err_set(err, -EINVAL, "'%s' (descriptor %d of pid %d) is no longer a %s",
+			       f->path, fdnum, p->pid, S_ISDIR(f->mode) ? "directory" : "file");
+	}
+	/* Files are taken by reference: a different one is used, but said. */
+	if (f->kind == FILE_REG && (st.st_ino != f->ino || st.st_dev != f->dev))
+		kmsg_add(KMSG_WARN,
+			 "pid %d: '%s' (descriptor %d) is not the file checkpointed "
+			 "(another inode)",
+			 p->pid, f->path, fdnum);
+	if (f->kind == FILE_REG && S_ISREG(st.st_mode) && (uint64_t)st.st_size < f->size)
+		kmsg_add(KMSG_WARN,
+			 "pid %d: '%s' (descriptor %d) is %llu bytes, %llu at the "
+			 "checkpoint",
+			 p->pid, f->path, fdnum, (unsigned long long)st.st_size,
+			 (unsigned long long)f->size);
+	/* As BLCR: what was written after the checkpoint goes. */
+	if (f->kind == FILE_REG && !path_only && S_ISREG(st.st_mode) &&
+	    (acc == O_WRONLY || acc == O_RDWR) && (uint64_t)st.st_size > f->size &&
+	    ftruncate(fd, (off_t)f->size) < 0) {
+		err_sys(err, "cannot truncate '%s' back to %llu bytes (pid %d)", f->path,
+			(unsigned long long)f->size, p->pid);
+		close(fd);
+		return err->code;
+	}
+	if (f->kind == FILE_REG && !path_only && f->pos && lseek(fd, (off_t)f->pos, SEEK_SET) < 0) {
+		err_sys(err, "cannot seek '%s' to %llu (pid %d)", f->path,
+			(unsigned long long)f->pos, p->pid);
+		close(fd);
+		return err->code;
 	}
 	return fd;
 }
@@ -814,8 +873,14 @@ static int make_pipe(struct rst_ctx *c, const struct pipe_img *pi, int fds[2], s
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return err_sys(err, "pid %d: cannot create a pipe", p->pid);
-	if (pi->size != 65536 && fcntl(fds[1], F_SETPIPE_SZ, (int)pi->size) < 0 && pi->len > 65536)
-		return err_sys(err, "pid %d: cannot give a pipe %u bytes", p->pid, pi->size);
+	if (pi->size != 65536 && fcntl(fds[1], F_SETPIPE_SZ, (int)pi->size) < 0) {
+		/* Beyond pipe-max-size without CAP_SYS_RESOURCE, or the user's quota. */
+		if (pi->len > 65536)
+			return err_sys(err, "pid %d: cannot give a pipe its %u bytes", p->pid,
+				       pi->size);
+		kmsg_add(KMSG_WARN, "pid %d: a pipe of %u bytes is back with 65536: %s", p->pid,
+			 pi->size, strerror(errno));
+	}
 	if (pi->len) {
 		int fl = fcntl(fds[1], F_GETFL);
 		ssize_t n;
