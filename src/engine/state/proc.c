@@ -300,24 +300,30 @@ static int proc_child(struct rst_ctx *c, struct err *err)
 	umask(p->umask);
 	if (personality(p->personality) < 0)
 		return err_sys(err, "pid %d: cannot set personality %#x", p->pid, p->personality);
-	if (setpriority(PRIO_PROCESS, 0, p->nice) < 0)
-		return err_sys(err, "pid %d: cannot set nice value %d", p->pid, p->nice);
-	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
-		if (write(fd, buf, (size_t)n) < 0 && p->oom_score_adj < 0)
-			kmsg_add(KMSG_WARN,
-				 "pid %d: cannot set oom_score_adj %d without CAP_SYS_RESOURCE, "
-				 "keeping 0",
-				 p->pid, p->oom_score_adj);
-		close(fd);
+	/* A lower nice value than ours needs CAP_SYS_NICE or RLIMIT_NICE: without, the
+	 * process runs on at ours. */
+	if (setpriority(PRIO_PROCESS, 0, p->nice) < 0) {
+		int e = errno;
+
+		kmsg_add(KMSG_WARN, "pid %d: cannot set nice value %d, keeping %d: %s", p->pid,
+			 p->nice, getpriority(PRIO_PROCESS, 0), strerror(e));
 	}
+	/* Below 0 needs CAP_SYS_RESOURCE; the process keeps cr_restart's value then. */
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	n = snprintf(buf, sizeof(buf), "%d", p->oom_score_adj);
+	if (fd < 0 || write(fd, buf, (size_t)n) != n)
+		kmsg_add(KMSG_WARN, "pid %d: cannot set oom_score_adj %d: %s", p->pid,
+			 p->oom_score_adj, strerror(errno));
+	if (fd >= 0)
+		close(fd);
 	if (p->timer_slack_ns && prctl(PR_SET_TIMERSLACK, p->timer_slack_ns, 0, 0, 0) < 0)
 		return err_sys(err, "pid %d: cannot set timer slack", p->pid);
-	if (p->thp_disable && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) < 0)
-		return err_sys(err, "pid %d: cannot disable transparent huge pages", p->pid);
-	if (p->child_subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
-		return err_sys(err, "pid %d: cannot become a child subreaper", p->pid);
+	/* Both ways: the new process inherited cr_restart's. */
+	if (prctl(PR_SET_THP_DISABLE, p->thp_disable, 0, 0, 0) < 0)
+		return err_sys(err, "pid %d: cannot set THP disable to %d", p->pid, p->thp_disable);
+	if (prctl(PR_SET_CHILD_SUBREAPER, p->child_subreaper, 0, 0, 0) < 0)
+		return err_sys(err, "pid %d: cannot set child subreaper to %d", p->pid,
+			       p->child_subreaper);
 	if (sched_setaffinity(0, sizeof(p->cpus_allowed), (cpu_set_t *)p->cpus_allowed) < 0)
 		kmsg_add(KMSG_WARN, "pid %d: cannot restore CPU affinity: %s", p->pid,
 			 strerror(errno));
