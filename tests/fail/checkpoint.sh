@@ -295,6 +295,21 @@ done
 [ "$(find "$W/b" -mindepth 1 | wc -l)" = 2 ] || why="$why files: $(find "$W/b" -mindepth 1 -printf '%P ');"
 verdict "--backup=NAME: NAME holds the one before" "$why"
 
+# A long memory map (some hundreds of areas, most of them anonymous) reads back.
+if start_counter areas 300; then
+	A=$pid
+	run "$CKPT" -p --kill -f "$W/p/areas" "$A"
+	why=""
+	[ "$rc" = 0 ] || why="checkpoint: exit $rc: $(errline);"
+	wait "$A" 2>/dev/null
+	run "$INFO" "$W/p/areas"
+	[ "$rc" = 0 ] || why="$why cr_info: exit $rc: $(errline);"
+	run "$RSTRT" --kill "$W/p/areas"
+	[ "$rc" = 137 ] || why="$why cr_restart: exit $rc, want 137 (restarted, then --kill): $(errline);"
+	wait_until gone "$A"
+	verdict "a process with 300 more memory areas: its context reads back" "$why"
+fi
+
 # ---- signals after the checkpoint ----
 if start_counter term; then
 	X=$pid

@@ -156,9 +156,9 @@ still() { # counter file
 }
 
 # Start a counter as our child; sets $pid. The counter file is $W/NAME.count.
-start_counter() { # name
+start_counter() { # name [extra memory areas]
 	rm -f "$W/$1.count"
-	"$COUNTER" "$W/$1.count" </dev/null >/dev/null 2>&1 &
+	"$COUNTER" "$W/$1.count" ${2:+"$2"} </dev/null >/dev/null 2>&1 &
 	pid=$!
 	started+=("$pid")
 	wait_until has_count "$W/$1.count"

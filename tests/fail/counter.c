@@ -1,13 +1,14 @@
 /* counter: a small process to checkpoint in the failure-path tests.
  *
- *   counter FILE
+ *   counter FILE [AREAS]
  *
  * Holds a little of every kind of state crest saves (anonymous memory with a pattern,
  * a pipe with both ends open and data in it, an interval timer, a signal handler, an
  * open file) and counts: every 2 ms it adds one to a counter and writes it to FILE
  * (at offset 0, as a 20-digit number and a newline), so a test can see it make
  * progress. If it finds its memory or its pipe changed, it writes "BAD ..." to FILE
- * and exits 3. Its stdio should not be files the test cares about: a restart truncates
+ * and exits 3. With AREAS, it also maps that many more one-page anonymous areas, which
+ * do not merge (their protections alternate), for a long memory map. Its stdio should not be files the test cares about: a restart truncates
  * files open for writing back to their size at the checkpoint. */
 #include <signal.h>
 #include <stdint.h>
@@ -49,10 +50,14 @@ int main(int argc, char **argv)
 	uint64_t n = 0;
 	int fd, p[2], avail;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: counter FILE\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: counter FILE [AREAS]\n");
 		return 2;
 	}
+	for (long k = argc == 3 ? strtol(argv[2], NULL, 10) : 0; k > 0; k--)
+		if (mmap(NULL, 4096, (k & 1) ? PROT_READ : PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+			return 2;
 	fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || pipe(p) < 0 || write(p[1], "crest", 5) != 5)
 		return 2;
