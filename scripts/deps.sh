@@ -5,7 +5,7 @@
 set -eu
 pkgs=(gcc make libc6-dev libisal-dev)
 if [ "${1:-}" = --test ]; then
-	pkgs+=(libcmocka-dev clang libclang-rt-14-dev bsdutils procps util-linux shellcheck python3)
+	pkgs+=(libcmocka-dev clang libclang-rt-14-dev bsdutils procps util-linux shellcheck python3 man-db)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -32,12 +32,13 @@ static void usage(FILE *f)
 	      "when it was made, its processes, threads, memory and descriptors.\n"
 	      "\n"
 	      "  -j, --json      print JSON instead of text\n"
-	      "  -F, --fd FD     read the context from the open descriptor FD\n"
+	      "  -F, --fd FD     read the context from the open descriptor FD (may be a pipe)\n"
 	      "  -?, -h, --help  this help\n"
 	      "      --version   print the version\n"
 	      "\n"
 	      "Exit status: 0 if the file is whole and sound, else the error number (EIO\n"
-	      "for a truncated or damaged file, EINVAL for one that is not a context).\n",
+	      "for a truncated or damaged file, EINVAL for one that is not a context; 255\n"
+	      "for a usage error).\n",
 	      f);
 }
 
