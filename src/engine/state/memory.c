@@ -759,7 +759,8 @@ static int mem_validate(struct model *m, struct proc_img *p, struct err *err)
 	    mm->start_code > mm->end_code || mm->start_data > mm->end_data || mm->brk >= USER_TOP ||
 	    mm->start_stack >= USER_TOP || mm->env_end >= USER_TOP)
 		return err_set(err, -EINVAL, "pid %d: inconsistent memory bounds", p->pid);
-	qsort(p->runs, p->nruns, sizeof(*p->runs), cmp_run);
+	if (p->nruns) /* runs is NULL then, and qsort() must not get NULL */
+		qsort(p->runs, p->nruns, sizeof(*p->runs), cmp_run);
 	count = calloc(p->nvmas ? p->nvmas : 1, sizeof(*count));
 	if (!count)
 		return err_set(err, -ENOMEM, "out of memory");
