@@ -3,7 +3,8 @@
 # leads outside the checkpoint: the checkpoint succeeds and says so with
 # --kmsg-warning; restarted from another terminal, the process's descriptors 0, 1 and
 # 2 are cr_restart's terminal, which is also its controlling terminal, and it has no
-# descriptor it did not have; it reads and writes there; cr_restart exits as it does.
+# descriptor it did not have; /dev/tty, which it had open, is reopened and so leads to
+# the new terminal; it reads and writes there; cr_restart exits as it does.
 # Each terminal is a pseudo-terminal made by script(1).
 #
 #   BIN=build/bin TBIN=build/tests bash tests/fail/tty.sh
@@ -62,7 +63,8 @@ for f in 1 2; do
 	[ "$(readlink "/proc/$pid/fd/$f")" = "$tty1" ] || why="$why fd $f is not $tty1;"
 done
 printf 'one\n' >&"$w1"
-wait_until grep -q 'err: one' out1 || why="$why no answer on the first terminal: $(tr '\r\n' '  ' <out1);"
+wait_until grep -q 'tty: one' out1 || why="$why no answer on the first terminal: $(tr '\r\n' '  ' <out1);"
+[ "$(readlink "/proc/$pid/fd/3")" = /dev/tty ] || why="$why fd 3 is not /dev/tty;"
 [ -n "$why" ] && stop "start" "$why"
 # Whatever else it inherited comes back too, as cr_restart's descriptors.
 fds0=$(cd "/proc/$pid/fd" && echo *)
@@ -102,6 +104,8 @@ for f in 0 1 2; do
 	t=$(readlink "/proc/$pid/fd/$f")
 	[ "$t" = "$tty2" ] || why="$why fd $f is $t, not $tty2;"
 done
+t=$(readlink "/proc/$pid/fd/3")
+[ "$t" = /dev/tty ] || why="$why fd 3 is $t, not /dev/tty;"
 fds=$(cd "/proc/$pid/fd" && echo *)
 [ "$fds" = "$fds0" ] || why="$why descriptors are $fds, not $fds0;"
 [ "$(ctty "$pid")" = "$(ctty "$rpid")" ] ||
@@ -112,6 +116,7 @@ printf 'two\n' >&"$w2"
 why=""
 wait_until grep -q 'echo: two' out2 || why="no echo on stdout;"
 wait_until grep -q 'err: two' out2 || why="$why no echo on stderr;"
+wait_until grep -q 'tty: two' out2 || why="$why no echo on /dev/tty;"
 [ -n "$why" ] && why="$why terminal shows: $(tr '\r\n' '  ' <out2)"
 verdict "restarted process uses the new terminal" "$why"
 

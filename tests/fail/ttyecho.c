@@ -2,9 +2,11 @@
  *
  *   ttyecho PIDFILE
  *
- * Writes its pid to PIDFILE (whole, by rename), then reads its stdin line by line:
- * "quit" exits 0; any other line is answered on stdout with "echo: LINE" and on
- * stderr with "err: LINE", so a test sees all three descriptors work. */
+ * Opens /dev/tty (its controlling terminal), writes its pid to PIDFILE (whole, by
+ * rename), then reads its stdin line by line: "quit" exits 0; any other line is
+ * answered on stdout with "echo: LINE", on stderr with "err: LINE" and on /dev/tty
+ * with "tty: LINE", so a test sees every descriptor work. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,8 +16,12 @@ int main(int argc, char **argv)
 	char line[256], tmp[4096];
 	size_t got = 0;
 	FILE *f;
+	int tty;
 
 	if (argc != 2)
+		return 2;
+	tty = open("/dev/tty", O_RDWR);
+	if (tty < 0)
 		return 2;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", argv[1]);
 	f = fopen(tmp, "w");
@@ -39,5 +45,6 @@ int main(int argc, char **argv)
 			return 0;
 		dprintf(1, "echo: %s\n", line);
 		dprintf(2, "err: %s\n", line);
+		dprintf(tty, "tty: %s\n", line);
 	}
 }

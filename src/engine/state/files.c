@@ -312,6 +312,13 @@ static int classify(struct dump_ctx *c, struct fd_scan *s, struct file_img *f, s
 		/* The master side of a pseudo-terminal is no terminal leading outside. */
 		if (st->st_rdev == makedev(5, 2))
 			return unsupported(c, s->fd, "pseudo-terminal master", s->link, err);
+		/* /dev/tty is whichever terminal controls the process: at restart,
+		 * cr_restart's, as BLCR does. */
+		if (st->st_rdev == makedev(5, 0)) {
+			f->kind = FILE_CHR;
+			f->path = strdup("/dev/tty");
+			return f->path ? 0 : err_set(err, -ENOMEM, "out of memory");
+		}
 		if (is_tty_major(major(st->st_rdev))) {
 			f->kind = FILE_EXTERNAL;
 			f->ext = EXT_TTY;
@@ -867,6 +874,22 @@ static int open_regular(struct rst_ctx *c, const struct file_img *f, int fdnum, 
 	return fd;
 }
 
+#define TTY_NONE (-1000000)
+
+/* /dev/tty again, in cr_restart: its controlling terminal. Without one the
+ * descriptor stays closed, as an external one would. Returns TTY_NONE then. */
+static int open_tty(struct rst_ctx *c, const struct file_img *f, int fdnum)
+{
+	int fd = open("/dev/tty", (int)(f->flags & REOPEN_FLAGS) | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		kmsg_add(KMSG_WARN, "pid %d: descriptor %d (/dev/tty) left closed: %s",
+			 c->rp->p->pid, fdnum, strerror(errno));
+		return TTY_NONE;
+	}
+	return fd;
+}
+
 static int make_pipe(struct rst_ctx *c, const struct pipe_img *pi, int fds[2], struct err *err)
 {
 	const struct proc_img *p = c->rp->p;
@@ -969,27 +992,31 @@ static int files_prepare(struct rst_ctx *c, struct err *err)
 
 		if (f->kind == FILE_EXTERNAL) {
 			fd = external_fd(c, f, d->fd);
-			if (fd >= 0)
-				rc = rst_add_fd(rp, fd, d->fd, false, d->cloexec);
-			continue;
-		}
-		if (fd < 0) {
+			rc = fd < 0 ? 0 : rst_add_fd(rp, fd, d->fd, false, d->cloexec);
+		} else if (fd >= 0) {
+			/* The first holder owns it; the rest borrow the same description. */
+			rc = rst_add_fd(rp, fd, d->fd, false, d->cloexec);
+		} else {
 			if (f->kind == FILE_PIPE)
 				fd = pipe_end(c, &os, f, err);
+			else if (f->kind == FILE_CHR && f->rdev == makedev(5, 0))
+				fd = open_tty(c, f, d->fd);
 			else
 				fd = open_regular(c, f, d->fd, err);
+			if (fd == TTY_NONE)
+				continue;
 			if (fd < 0) {
 				rc = fd;
 				break;
 			}
 			os.file_fd[k] = fd;
-			/* The first holder owns it; the rest borrow the same description. */
 			rc = rst_add_fd(rp, fd, d->fd, true, d->cloexec);
-		} else {
-			rc = rst_add_fd(rp, fd, d->fd, false, d->cloexec);
+			if (rc < 0)
+				close(fd);
 		}
 		if (rc < 0 && !err->code)
-			rc = err_set(err, rc, "out of memory");
+			rc = err_set(err, rc, "pid %d: out of memory for descriptor %d", p->pid,
+				     d->fd);
 	}
 out:
 	for (uint32_t i = 0; os.pipe_fd && i < m->npipes; i++) {
