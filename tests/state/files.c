@@ -3,7 +3,8 @@
  * directory in the middle of a listing; O_PATH descriptors; descriptors at high
  * numbers; /dev/null, /dev/zero, /dev/urandom; dup() and dup3() copies that must still
  * share one open file (kcmp, offsets, status flags), and two opens of one file that
- * must not. The set of descriptors must be exactly the saved one.
+ * must not. The set of descriptors must be exactly the saved one, with a gap at 2
+ * (stderr moved to 600).
  *
  * Files open for writing are truncated back to their size at the checkpoint. To see
  * that, a watcher process (outside the checkpoint) appends to two of them whenever
@@ -328,6 +329,9 @@ static int setup(void)
 		CT_SYS(make_file(buf, 0, 0));
 	}
 	CT_SYS(start_watcher());
+	/* A gap among the low numbers: cr_restart's own stderr must not fill it. */
+	CT_SYS(fcntl(2, F_DUPFD, 600));
+	CT_SYS(close(2));
 
 	CT_SYS(fd_ro = open("ro", O_RDONLY));
 	CT_SYS(lseek(fd_ro, 123, SEEK_SET));
