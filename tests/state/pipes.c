@@ -3,15 +3,20 @@
  * close-on-exec, dup()ed ends that share one open file, a second open file of the
  * same read end (through /proc/self/fd) that does not, and an empty pipe. After the
  * checkpoint every pipe is still one pipe: what goes in one end comes out of the
- * other, and out of no other pipe. */
+ * other, and out of no other pipe. A thread blocked writing into a full pipe finishes its
+ * write once the pipe is read, after all that was in it. */
 #include "ct.h"
 
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NPIPES 4
@@ -31,6 +36,11 @@ static struct tpipe pp[NPIPES];
 static int rd_dup, wr_dup, rd_other;
 static int fl_rd_other;
 static int pk[2], pk_fl[2]; /* packet mode (O_DIRECT), empty */
+static int pw[2];           /* full, a thread blocked writing into it */
+static pthread_t writer;
+static atomic_int writer_tid;
+static ssize_t writer_ret = -2;
+static const char wmsg[100] = "the blocked writer's 100 bytes";
 
 static uint8_t pattern(size_t i, int salt)
 {
@@ -83,6 +93,30 @@ static int note(struct tpipe *t)
 	return t->size > 0 ? 0 : -1;
 }
 
+static void *write_blocked(void *arg)
+{
+	(void)arg;
+	atomic_store(&writer_tid, (int)syscall(SYS_gettid));
+	writer_ret = write(pw[1], wmsg, sizeof(wmsg));
+	return NULL;
+}
+
+/* Is thread tid asleep in write()? (/proc/self/task/TID/syscall starts with 1.) */
+static int blocked_in_write(int tid)
+{
+	char path[64], buf[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 2 && !strncmp(buf, "1 ", 2);
+}
+
 static int setup(void)
 {
 	/* Some KiB; the read end non-blocking, both close-on-exec. */
@@ -119,6 +153,22 @@ static int setup(void)
 	CT_SYS(pk_fl[0] = fcntl(pk[0], F_GETFL));
 	CT_SYS(pk_fl[1] = fcntl(pk[1], F_GETFL));
 	CT_TRUE(pk_fl[1] & O_DIRECT);
+
+	/* Full to the last byte, then a writer waits for room. */
+	{
+		static uint8_t full[65536];
+
+		CT_SYS(pipe(pw));
+		for (size_t i = 0; i < sizeof(full); i++)
+			full[i] = pattern(i, 9);
+		CT_EQ(write(pw[1], full, sizeof(full)), sizeof(full));
+		CT_EQ(pthread_create(&writer, NULL, write_blocked, NULL), 0);
+		for (int i = 0; !atomic_load(&writer_tid) || !blocked_in_write(writer_tid); i++) {
+			if (i == 10000)
+				CT_FAIL("the writer thread did not block in write() within 10 s");
+			usleep(1000);
+		}
+	}
 	return 0;
 }
 
@@ -237,6 +287,32 @@ static int check(void)
 		CT_EQ(read(pk[0], b, sizeof(b)), 3);
 		CT_EQ(read(pk[0], b, sizeof(b)), 5);
 		CT_MEMEQ(b, "defgh", 5);
+	}
+	/* The full pipe: its 64 KiB, then the blocked writer's bytes, in that order. */
+	{
+		static uint8_t buf[65536 + sizeof(wmsg)];
+		struct timespec until;
+		size_t got = 0;
+
+		while (got < sizeof(buf)) {
+			struct pollfd p = {pw[0], POLLIN, 0};
+			ssize_t n;
+
+			if (poll(&p, 1, 10000) != 1)
+				CT_FAIL("the full pipe gave %zu bytes, then nothing for 10 s", got);
+			CT_SYS(n = read(pw[0], buf + got, sizeof(buf) - got));
+			CT_TRUE(n > 0);
+			got += (size_t)n;
+		}
+		for (size_t i = 0; i < 65536; i++)
+			if (buf[i] != pattern(i, 9))
+				CT_FAIL("full pipe: byte %zu is %u, not %u", i, buf[i],
+					pattern(i, 9));
+		CT_MEMEQ(buf + 65536, wmsg, sizeof(wmsg));
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 10;
+		CT_EQ(pthread_timedjoin_np(writer, NULL, &until), 0);
+		CT_EQ(writer_ret, sizeof(wmsg));
 	}
 	/* A full pipe is full again: its size is real, not just reported. */
 	{
