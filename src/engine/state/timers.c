@@ -2,10 +2,15 @@
  * timers with their ids, clocks, notification and time left.
  *
  * Time left is kept as time left: a timer resumes counting where it stopped, however
- * long the process was away (an absolute timer thus fires later by that much). The
- * overrun count is not restorable. POSIX timers keep their ids through
- * PR_TIMER_CREATE_RESTORE_IDS; without it (kernels before 6.17) a process with POSIX
- * timers cannot be restarted, and says so. */
+ * long the process was away (an absolute timer thus fires later by that much). POSIX
+ * timers keep their ids through PR_TIMER_CREATE_RESTORE_IDS, recreated in id order so
+ * that new ones go on from the highest; without it (kernels before 6.17) a process
+ * with POSIX timers cannot be restarted, and says so.
+ *
+ * Not kept: the overrun count; which thread a timer on "the calling thread's" CPU
+ * clock (CLOCK_THREAD_CPUTIME_ID) measured, as /proc does not tell (it is recreated on
+ * the main thread's); a timer's signal still pending comes back as a queued copy
+ * (signals.c), not as the timer's own, so a periodic timer may queue one more. */
 #define LOG_PREFIX "timers: "
 #include "state.h"
 
@@ -52,7 +57,39 @@ static int64_t ts_ns(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
-/* /proc/PID/timers: blocks of "ID:", "signal: N/VALUE", "notify: KIND/tid.N",
+/* "KIND/WHO.N": KIND is signal, thread or none (SIGEV_SIGNAL, SIGEV_THREAD,
+ * SIGEV_NONE); WHO is tid when the signal goes to thread N (SIGEV_THREAD_ID), pid when
+ * it goes to the process. */
+static int parse_notify(struct ptimer_img *t, const char *s)
+{
+	static const struct {
+		const char *name;
+		int32_t notify;
+	} kinds[] = {{"signal/", SIGEV_SIGNAL}, {"thread/", SIGEV_THREAD}, {"none/", SIGEV_NONE}};
+	char *end;
+	long n;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		size_t len = strlen(kinds[i].name);
+
+		if (strncmp(s, kinds[i].name, len))
+			continue;
+		s += len;
+		t->notify = kinds[i].notify;
+		if (!strncmp(s, "tid.", 4))
+			t->notify |= SIGEV_THREAD_ID;
+		else if (strncmp(s, "pid.", 4))
+			return -1;
+		n = strtol(s + 4, &end, 10);
+		if (end == s + 4 || *end || n < 0 || n > INT32_MAX)
+			return -1;
+		t->notify_tid = (int32_t)n;
+		return 0;
+	}
+	return -1;
+}
+
+/* /proc/PID/timers: blocks of "ID:", "signal: N/VALUE", "notify: KIND/WHO.N",
  * "ClockID:". */
 static int parse_timers(struct proc_img *p, char *text, struct err *err)
 {
@@ -77,15 +114,10 @@ static int parse_timers(struct proc_img *p, char *text, struct err *err)
 			if (*slash == '/')
 				t->sigval = strtoull(slash + 1, NULL, 16);
 		} else if (t && !strncmp(line, "notify: ", 8)) {
-			const char *kind = line + 8, *dot = strchr(kind, '.');
-
-			if (!strncmp(kind, "thread", 6))
-				t->notify = SIGEV_THREAD_ID;
-			else if (!strncmp(kind, "signal", 6))
-				t->notify = SIGEV_SIGNAL;
-			else
-				t->notify = SIGEV_NONE;
-			t->notify_tid = dot ? (int32_t)strtol(dot + 1, NULL, 10) : 0;
+			if (parse_notify(t, line + 8) < 0)
+				return err_set(err, -ENOTSUP,
+					       "pid %d: POSIX timer %d: unknown notification '%s'",
+					       p->pid, t->id, line + 8);
 		} else if (t && !strncmp(line, "ClockID: ", 9)) {
 			t->clockid = (int32_t)strtol(line + 9, NULL, 10);
 		}
@@ -177,6 +209,16 @@ static int timers_encode(struct dump_ctx *c, struct img_writer *w, struct err *e
 	return rc;
 }
 
+/* What timer_create() takes: a signal to the process or to one thread, or none.
+ * (SIGEV_THREAD is glibc's business; the kernel takes it as a signal.) */
+static bool notify_valid(int32_t notify)
+{
+	int32_t kind = notify & ~SIGEV_THREAD_ID;
+
+	return notify >= 0 && notify <= (SIGEV_THREAD | SIGEV_THREAD_ID) &&
+	       (kind == SIGEV_SIGNAL || kind == SIGEV_NONE || kind == SIGEV_THREAD);
+}
+
 static int timers_decode(struct model *m, const struct img_rec *rec, const struct img_reader *r,
 			 struct err *err)
 {
@@ -212,9 +254,7 @@ static int timers_decode(struct model *m, const struct img_rec *rec, const struc
 		t->interval_ns = get_i64(&rd);
 		t->value_ns = get_i64(&rd);
 		if (t->id < 0 || t->signo < 0 || t->signo > 64 || t->interval_ns < 0 ||
-		    t->value_ns < 0 ||
-		    (t->notify != SIGEV_SIGNAL && t->notify != SIGEV_NONE &&
-		     t->notify != SIGEV_THREAD_ID))
+		    t->value_ns < 0 || !notify_valid(t->notify) || t->notify_tid < 0)
 			wr_fail(&rd, "POSIX timer with a bad field");
 	}
 	if (!wr_done(&rd))
@@ -222,17 +262,93 @@ static int timers_decode(struct model *m, const struct img_rec *rec, const struc
 	return 0;
 }
 
+static int cmp_timer_id(const void *a, const void *b)
+{
+	const struct ptimer_img *x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
 static int timers_validate(struct model *m, struct proc_img *p, struct err *err)
 {
 	(void)m;
 	if (!p->ptimers)
 		return err_set(err, -EINVAL, "pid %d: the context has no timers record", p->pid);
+	/* In id order: the kernel hands out new ids after the last one restored, so the
+	 * process goes on numbering its timers from its highest id, as it did. */
+	qsort(p->ptimers, p->nptimers, sizeof(*p->ptimers), cmp_timer_id);
+	for (uint32_t i = 0; i < p->nptimers; i++) {
+		const struct ptimer_img *t = &p->ptimers[i];
+		bool found = false;
+
+		if (i && t->id == p->ptimers[i - 1].id)
+			return err_set(err, -EINVAL, "pid %d: POSIX timer %d is described twice",
+				       p->pid, t->id);
+		if (!(t->notify & SIGEV_THREAD_ID))
+			continue;
+		for (uint32_t k = 0; k < p->nthreads; k++)
+			found |= p->threads[k].tid == t->notify_tid;
+		if (!found)
+			return err_set(err, -EINVAL,
+				       "pid %d: POSIX timer %d signals thread %d, which the "
+				       "context does not have",
+				       p->pid, t->id, t->notify_tid);
+	}
 	return 0;
 }
 
 static struct timespec ns_ts(int64_t ns)
 {
 	return (struct timespec){.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+}
+
+static struct timeval us_tv(int64_t us)
+{
+	return (struct timeval){.tv_sec = us / 1000000, .tv_usec = us % 1000000};
+}
+
+/* setitimer() inside the new process. */
+static int put_itimer(struct rst_proc *rp, int which, int64_t value_us, int64_t interval_us,
+		      uint64_t *ret_addr, struct err *err)
+{
+	struct itimerval it = {us_tv(interval_us), us_tv(value_us)};
+	long r;
+
+	if (rst_scratch_put(rp, 0, &it, sizeof(it), ret_addr, err) < 0)
+		return err->code;
+	r = inject_syscall(&rp->inj, SYS_setitimer, (uint64_t)which, *ret_addr, 0, 0, 0, 0, err);
+	if (r == INJECT_FAILED)
+		return err->code;
+	if (r < 0)
+		return err_code(err, (int)r, "pid %d: cannot set interval timer %d", rp->p->pid,
+				which);
+	return 0;
+}
+
+static int set_itimer(struct rst_proc *rp, int which, int64_t value_us, int64_t interval_us,
+		      struct err *err)
+{
+	struct itimerval got;
+	int64_t excess;
+	uint64_t a;
+	long r;
+
+	if (put_itimer(rp, which, value_us, interval_us, &a, err) < 0)
+		return err->code;
+	if (which == ITIMER_REAL)
+		return 0;
+	/* The kernel adds a tick to a CPU-time timer so that it never fires early; what
+	 * was saved had it already. Take it off, or each restart would add one. */
+	r = inject_syscall(&rp->inj, SYS_getitimer, (uint64_t)which, a, 0, 0, 0, 0, err);
+	if (r == INJECT_FAILED)
+		return err->code;
+	if (r < 0 || inject_mem_read(rp->memfd, a, &got, sizeof(got)) < 0)
+		return err_set(err, -EIO, "pid %d: cannot read interval timer %d back", rp->p->pid,
+			       which);
+	excess = tv_us(&got.it_value) - value_us;
+	if (excess <= 0 || excess >= value_us)
+		return 0;
+	return put_itimer(rp, which, value_us - excess, interval_us, &a, err);
 }
 
 static int timers_restore(struct rst_ctx *c, struct err *err)
@@ -243,23 +359,11 @@ static int timers_restore(struct rst_ctx *c, struct err *err)
 	long r;
 
 	for (int which = 0; which < 3; which++) {
-		struct itimerval it = {
-			.it_interval = {p->itimer[which].interval_us / 1000000,
-					p->itimer[which].interval_us % 1000000},
-			.it_value = {p->itimer[which].value_us / 1000000,
-				     p->itimer[which].value_us % 1000000},
-		};
-
 		if (!p->itimer[which].value_us)
 			continue;
-		if (rst_scratch_put(rp, 0, &it, sizeof(it), &a, err) < 0)
+		if (set_itimer(rp, which, p->itimer[which].value_us, p->itimer[which].interval_us,
+			       err) < 0)
 			return err->code;
-		r = inject_syscall(&rp->inj, SYS_setitimer, (uint64_t)which, a, 0, 0, 0, 0, err);
-		if (r == INJECT_FAILED)
-			return err->code;
-		if (r < 0)
-			return err_code(err, (int)r, "pid %d: cannot set interval timer %d",
-					p->pid, which);
 	}
 	if (!p->nptimers)
 		return 0;
@@ -286,7 +390,7 @@ static int timers_restore(struct rst_ctx *c, struct err *err)
 		ev.value = t->sigval;
 		ev.signo = t->signo;
 		ev.notify = t->notify;
-		ev.tid = t->notify == SIGEV_THREAD_ID ? tid : 0;
+		ev.tid = t->notify & SIGEV_THREAD_ID ? tid : 0;
 		if (rst_scratch_put(rp, 0, &ev, sizeof(ev), &a, err) < 0 ||
 		    rst_scratch_put(rp, 256, &id, sizeof(id), &a2, err) < 0)
 			return err->code;
@@ -301,7 +405,8 @@ static int timers_restore(struct rst_ctx *c, struct err *err)
 			continue;
 		if (rst_scratch_put(rp, 512, &its, sizeof(its), &a, err) < 0)
 			return err->code;
-		r = inject_syscall(&rp->inj, SYS_timer_settime, (uint64_t)t->id, 0, a, 0, 0, 0, err);
+		r = inject_syscall(&rp->inj, SYS_timer_settime, (uint64_t)t->id, 0, a, 0, 0, 0,
+				   err);
 		if (r == INJECT_FAILED)
 			return err->code;
 		if (r < 0)
