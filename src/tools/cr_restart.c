@@ -226,6 +226,8 @@ int main(int argc, char **argv)
 		}
 		return rc == OPT_USAGE ? 255 : tool_exit_code(rc);
 	}
+	if (o.quiet)
+		log_verbosity = -1; /* nothing of ours on stderr, warnings included */
 	if (o.src == RSRC_DIR) {
 		rc = fail(&o, HOOK_ARGS, EINVAL, "--dir is not implemented yet", &orig);
 		rst_cli_fini(&o);

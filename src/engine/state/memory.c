@@ -37,6 +37,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <linux/userfaultfd.h>
@@ -194,15 +195,18 @@ static int classify(struct dump_ctx *c, struct vma_img *v, const struct maps_lin
 		return err_set(err, -ENOTSUP,
 			       "pid %d: System V shared memory at %#llx is not supported yet",
 			       c->p->pid, (unsigned long long)v->start);
-	if (stat_mapped(c->p->pid, v, &mapped) < 0)
-		return err_sys(err, "pid %d: cannot find the file mapped at %#llx (%s)", c->p->pid,
-			       (unsigned long long)v->start, path);
-	if (deleted || stat(path, &named) < 0 || named.st_ino != mapped.st_ino ||
-	    named.st_dev != mapped.st_dev)
+	/* The file at path must be the one mapped: same device and inode as maps
+	 * says, or as map_files says where the two differ (overlay file systems). */
+	if (deleted || stat(path, &named) < 0 ||
+	    ((named.st_ino != ml->ino ||
+	      named.st_dev != makedev(ml->dev_major, ml->dev_minor)) &&
+	     (stat_mapped(c->p->pid, v, &mapped) < 0 || named.st_ino != mapped.st_ino ||
+	      named.st_dev != mapped.st_dev)))
 		return err_set(err, -ENOTSUP,
 			       "pid %d: mapping at %#llx of deleted or replaced file %s is not "
 			       "supported yet",
 			       c->p->pid, (unsigned long long)v->start, path);
+	mapped = named;
 	if (!S_ISREG(mapped.st_mode))
 		return err_set(err, -ENOTSUP,
 			       "pid %d: mapping at %#llx of %s (not a regular file) is not "
