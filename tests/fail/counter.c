@@ -8,8 +8,9 @@
  * (at offset 0, as a 20-digit number and a newline), so a test can see it make
  * progress. If it finds its memory or its pipe changed, it writes "BAD ..." to FILE
  * and exits 3. With AREAS, it also maps that many more one-page anonymous areas, which
- * do not merge (their protections alternate), for a long memory map. Its stdio should not be files the test cares about: a restart truncates
- * files open for writing back to their size at the checkpoint. */
+ * do not merge (their protections alternate), for a long memory map. Its stdio should
+ * not be files the test cares about: a restart truncates files open for writing back
+ * to their size at the checkpoint. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>

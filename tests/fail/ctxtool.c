@@ -36,9 +36,9 @@
 #define REC_END 0x7fff
 
 static const char *const names[] = {
-	[1] = "header", [2] = "process", [3] = "memory-map", [4] = "pages",
-	[5] = "thread", [6] = "signals", [7] = "timers",     [8] = "file",
-	[9] = "descriptors", [10] = "pipe", [11] = "credentials",
+    [1] = "header",      [2] = "process", [3] = "memory-map",   [4] = "pages",
+    [5] = "thread",      [6] = "signals", [7] = "timers",       [8] = "file",
+    [9] = "descriptors", [10] = "pipe",   [11] = "credentials",
 };
 
 static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
@@ -212,11 +212,11 @@ int main(int argc, char **argv)
 	n = walk(&f, recs, MAXREC);
 	if (!strcmp(argv[1], "list") && argc == 3) {
 		for (size_t i = 0; i < n; i++) {
-			const char *nm = recs[i].type == REC_END ? "end"
-					 : recs[i].type < sizeof(names) / sizeof(names[0]) &&
-							   names[recs[i].type]
-						 ? names[recs[i].type]
-						 : "unknown";
+			const char *nm =
+			    recs[i].type == REC_END ? "end"
+			    : recs[i].type < sizeof(names) / sizeof(names[0]) && names[recs[i].type]
+				? names[recs[i].type]
+				: "unknown";
 
 			printf("%zu %u %s %llu %llu %u\n", i, recs[i].type, nm,
 			       (unsigned long long)recs[i].off, (unsigned long long)recs[i].len,
