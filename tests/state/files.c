@@ -1,7 +1,8 @@
 /* Open files: regular files read-only, write-only, read-write and O_APPEND, at their
  * offsets (one far past the end), with O_NONBLOCK and close-on-exec on some; a
  * directory in the middle of a listing; O_PATH descriptors; descriptors at high
- * numbers; /dev/null, /dev/zero, /dev/urandom; dup() and dup3() copies that must still
+ * numbers; /dev/null, /dev/zero, /dev/urandom; the process's own /proc/PID/status; a
+ * symbolic link held with O_PATH; O_DIRECT | O_DSYNC; dup() and dup3() copies that must still
  * share one open file (kcmp, offsets, status flags), and two opens of one file that
  * must not. The set of descriptors must be exactly the saved one, with a gap at 2
  * (stderr moved to 600).
@@ -48,7 +49,7 @@ static struct fdsave saved[MAXFD];
 static int nsaved;
 
 static int fd_ro, fd_wo, fd_rw, fd_ap, fd_far, fd_dir, fd_path, fd_dpath, fd_lpath, fd_sync;
-static int fd_null, fd_zero, fd_rand;
+static int fd_null, fd_zero, fd_rand, fd_status;
 static int fd_rw_dup, fd_rw_hi, fd_rw_other, fd_hi;
 static char rest_names[NDIRENT][256]; /* directory entries after the position */
 static int nrest;
@@ -362,6 +363,19 @@ static int setup(void)
 	CT_SYS(symlink("ro", "link"));
 	CT_SYS(fd_lpath = open("link", O_PATH | O_NOFOLLOW));
 	CT_SYS(fd_sync = open("rw", O_RDWR | O_DSYNC | O_DIRECT));
+	/* Our own /proc files: those of the restored process afterwards. */
+	CT_SYS(fd_status = open("/proc/self/status", O_RDONLY));
+	CT_SYS(lseek(fd_status, 0, SEEK_SET));
+	{
+		char name[32];
+		ssize_t k;
+
+		/* Just past the "Name:" line. */
+		CT_SYS(k = read(fd_status, name, sizeof(name)));
+		CT_TRUE(k > 0 && memchr(name, '\n', (size_t)k));
+		CT_SYS(
+		    lseek(fd_status, (char *)memchr(name, '\n', (size_t)k) - name + 1, SEEK_SET));
+	}
 	CT_SYS(fd_null = open("/dev/null", O_RDWR));
 	CT_SYS(fd_zero = open("/dev/zero", O_RDONLY | O_CLOEXEC));
 	CT_SYS(fd_rand = open("/dev/urandom", O_RDONLY | O_NONBLOCK));
@@ -398,10 +412,12 @@ static int check_same_fds(void)
 		CT_EQ(fds[i], saved[i].fd);
 		CT_SYS(describe(fds[i], &now));
 		/* The harness's pipes (stdin, stdout) are cr_restart's after a restart:
-		 * other pipes, same kind of end. Files are the same inodes. */
+		 * other pipes, same kind of end. Files are the same inodes, but for
+		 * those in /proc, made anew for the new process. */
 		if (strncmp(now.link, "pipe:", 5)) {
 			CT_STREQ(now.link, saved[i].link);
-			CT_EQ(now.ino, saved[i].ino);
+			if (strncmp(now.link, "/proc/", 6))
+				CT_EQ(now.ino, saved[i].ino);
 		} else {
 			CT_TRUE(!strncmp(saved[i].link, "pipe:", 5));
 		}
@@ -465,6 +481,10 @@ static int check_data(void)
 	CT_EQ(read(fd_rand, b, sizeof(b)), sizeof(b));
 	CT_EQ(write(fd_null, b, 7), 7);
 	CT_EQ(read(fd_null, b, 7), 0);
+
+	/* Our /proc/self/status, read on from its offset. */
+	CT_EQ(read(fd_status, b, 6), 6);
+	CT_MEMEQ(b, "Umask:", 6);
 
 	/* The O_PATH descriptor of a symbolic link is still the link. */
 	{

@@ -874,6 +874,19 @@ static int open_regular(struct rst_ctx *c, const struct file_img *f, int fdnum, 
 	return fd;
 }
 
+/* Is path in /proc/PID of the process itself? Such a file exists only once the new
+ * process does: it is opened there (files_child), not in cr_restart. Returns the
+ * length of the "/proc/PID" prefix, or 0. */
+static size_t own_proc_prefix(const struct proc_img *p, const char *path)
+{
+	char pre[32];
+	int n = snprintf(pre, sizeof(pre), "/proc/%d", p->pid);
+
+	if (n <= 0 || strncmp(path, pre, (size_t)n) || (path[n] && path[n] != '/'))
+		return 0;
+	return (size_t)n;
+}
+
 #define TTY_NONE (-1000000)
 
 /* /dev/tty again, in cr_restart: its controlling terminal. Without one the
@@ -993,6 +1006,8 @@ static int files_prepare(struct rst_ctx *c, struct err *err)
 		if (f->kind == FILE_EXTERNAL) {
 			fd = external_fd(c, f, d->fd);
 			rc = fd < 0 ? 0 : rst_add_fd(rp, fd, d->fd, false, d->cloexec);
+		} else if (f->kind == FILE_REG && own_proc_prefix(p, f->path)) {
+			continue; /* files_child() */
 		} else if (fd >= 0) {
 			/* The first holder owns it; the rest borrow the same description. */
 			rc = rst_add_fd(rp, fd, d->fd, false, d->cloexec);
@@ -1029,6 +1044,90 @@ out:
 	free(os.pipe_fd);
 	free(os.pipe_used);
 	return rc < 0 ? rc : 0;
+}
+
+/* In the new process, its descriptors installed: the files in its own /proc
+ * directory, through /proc/self (its pid may be new). Their offsets are set at the
+ * very end (files_finish). No allocation here. */
+static int files_child(struct rst_ctx *c, struct err *err)
+{
+	struct model *m = c->m;
+	const struct proc_img *p = c->rp->p;
+
+	for (uint32_t i = 0; i < p->nfds; i++) {
+		const struct fd_img *d = &p->fds[i];
+		const struct file_img *f = model_find_file(m, d->file_id);
+		int flags = d->cloexec ? O_CLOEXEC : 0, fd = -1;
+		char path[MODEL_MAX_PATH + 16];
+		size_t pre;
+		uint32_t k;
+
+		if (f->kind != FILE_REG || !(pre = own_proc_prefix(p, f->path)))
+			continue;
+		/* A second descriptor of the same open file shares it. */
+		for (k = 0; k < i && p->fds[k].file_id != d->file_id; k++)
+			;
+		if (k < i) {
+			if (dup3(p->fds[k].fd, d->fd, flags) < 0)
+				return err_sys(err, "pid %d: cannot install descriptor %d", p->pid,
+					       d->fd);
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/self%s", f->path + pre);
+		fd = open(path, (int)(f->flags & REOPEN_FLAGS) | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			return err_sys(err, "pid %d: cannot reopen '%s' (descriptor %d)", p->pid,
+				       path, d->fd);
+		if (fd != d->fd && dup3(fd, d->fd, flags) < 0) {
+			err_sys(err, "pid %d: cannot install descriptor %d", p->pid, d->fd);
+			close(fd);
+			return err->code;
+		}
+		if (fd != d->fd)
+			close(fd);
+		else if (!d->cloexec && fcntl(fd, F_SETFD, 0) < 0)
+			return err_sys(err, "pid %d: cannot install descriptor %d", p->pid, d->fd);
+	}
+	return 0;
+}
+
+/* The offsets of the files in the process's own /proc directory, once it is whole:
+ * seeking a seq_file generates its text, which must be the restored process's, not
+ * that of the copy of cr_restart it was (name, limits, command line...). From
+ * outside, through a copy of the descriptor, which shares the offset. */
+static int files_finish(struct rst_ctx *c, struct err *err)
+{
+	struct model *m = c->m;
+	const struct proc_img *p = c->rp->p;
+	int pidfd = -1;
+
+	(void)err; /* what fails here is only a warning */
+	for (uint32_t i = 0; i < p->nfds; i++) {
+		const struct fd_img *d = &p->fds[i];
+		const struct file_img *f = model_find_file(m, d->file_id);
+		uint32_t k;
+		int fd;
+
+		if (f->kind != FILE_REG || !own_proc_prefix(p, f->path) || !f->pos ||
+		    (f->flags & O_PATH))
+			continue;
+		for (k = 0; k < i && p->fds[k].file_id != d->file_id; k++)
+			;
+		if (k < i)
+			continue; /* shares the offset of an earlier one */
+		if (pidfd < 0)
+			pidfd = (int)syscall(SYS_pidfd_open, c->rp->pid, 0);
+		fd = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, d->fd, 0);
+		if (fd < 0 || lseek(fd, (off_t)f->pos, SEEK_SET) < 0)
+			kmsg_add(KMSG_WARN, "pid %d: cannot seek '%s' (descriptor %d) to %llu: %s",
+				 p->pid, f->path, d->fd, (unsigned long long)f->pos,
+				 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return 0;
 }
 
 static const char *const file_kinds[FILE_KIND_MAX] = {
@@ -1075,5 +1174,7 @@ const struct state_ops files_ops = {
     .decode = files_decode,
     .validate = files_validate,
     .prepare = files_prepare,
+    .child = files_child,
+    .finish = files_finish,
     .describe = files_describe,
 };
