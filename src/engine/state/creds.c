@@ -65,13 +65,24 @@ static int read_status_creds(pid_t pid, struct creds_img *cr, int32_t *ret_nnp, 
 	for (int i = 0; i < 4; i++)
 		cr->gid[i] = (uint32_t)v[i];
 	g = procfs_field((char *)b.data, "Groups");
-	while (g && *g && *g != '\n') {
+	if (!g) {
+		rc = err_set(err, -EINVAL, "%s: no Groups line", path);
+		goto out;
+	}
+	for (;;) {
 		char *end;
-		unsigned long gid = strtoul(g, &end, 10);
+		unsigned long gid;
 		uint32_t *n;
 
-		if (end == g)
+		while (*g == ' ' || *g == '\t')
+			g++;
+		if (!*g || *g == '\n')
 			break;
+		gid = strtoul(g, &end, 10);
+		if (end == g || gid > UINT32_MAX || cr->ngroups >= MAX_GROUPS) {
+			rc = err_set(err, -EINVAL, "%s: cannot read the Groups line", path);
+			goto out;
+		}
 		n = realloc(cr->groups, ((size_t)cr->ngroups + 1) * sizeof(*n));
 		if (!n) {
 			rc = err_set(err, -ENOMEM, "out of memory");
@@ -80,8 +91,6 @@ static int read_status_creds(pid_t pid, struct creds_img *cr, int32_t *ret_nnp, 
 		cr->groups = n;
 		cr->groups[cr->ngroups++] = (uint32_t)gid;
 		g = end;
-		while (*g == ' ')
-			g++;
 	}
 	if (parse_caps((char *)b.data, "CapInh", &cr->cap_inh) < 0 ||
 	    parse_caps((char *)b.data, "CapPrm", &cr->cap_prm) < 0 ||
@@ -332,13 +341,15 @@ static int set_ids_and_caps(struct rst_proc *rp, const struct creds_img *cur, ui
 			      "raise an ambient capability", err)) < 0)
 			return (int)r;
 	/* Keep-caps alone can be cleared without privilege, the other bits cannot. */
-	if ((secbits & ~kc) != (cr->securebits & ~kc) &&
-	    (r = call(rp, SYS_prctl, PR_SET_SECUREBITS, cr->securebits, 0, "set securebits", err)) <
-		0)
-		return (int)r;
-	else if ((secbits & kc) != (cr->securebits & kc) &&
-		 (r = call(rp, SYS_prctl, PR_SET_KEEPCAPS, !!(cr->securebits & kc), 0,
-			   "set keep-caps", err)) < 0)
+	if ((secbits & ~kc) != (cr->securebits & ~kc))
+		r = call(rp, SYS_prctl, PR_SET_SECUREBITS, cr->securebits, 0, "set securebits",
+			 err);
+	else if ((secbits & kc) != (cr->securebits & kc))
+		r = call(rp, SYS_prctl, PR_SET_KEEPCAPS, !!(cr->securebits & kc), 0,
+			 "set keep-caps", err);
+	else
+		r = 0;
+	if (r < 0)
 		return (int)r;
 	if ((ids || cr->cap_prm != cur->cap_prm || cr->cap_eff != cur->cap_eff) &&
 	    capset3(rp, cr->cap_inh, cr->cap_prm, cr->cap_eff, err) < 0)

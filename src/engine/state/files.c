@@ -944,7 +944,7 @@ static int pipe_end(struct rst_ctx *c, struct open_state *os, const struct file_
 		return err->code;
 	if (!os->pipe_used[k][end]) {
 		os->pipe_used[k][end] = true;
-		fd = dup(os->pipe_fd[k][end]);
+		fd = fcntl(os->pipe_fd[k][end], F_DUPFD_CLOEXEC, 0);
 	} else {
 		/* Another open file description of the same end. */
 		char path[64];
@@ -989,8 +989,10 @@ static int files_prepare(struct rst_ctx *c, struct err *err)
 	os.pipe_fd = malloc((m->npipes + 1u) * sizeof(*os.pipe_fd));
 	os.pipe_used = calloc(m->npipes + 1u, sizeof(*os.pipe_used));
 	if (!os.file_fd || !os.pipe_fd || !os.pipe_used) {
-		rc = err_set(err, -ENOMEM, "out of memory");
-		goto out;
+		free(os.file_fd);
+		free(os.pipe_fd);
+		free(os.pipe_used);
+		return err_set(err, -ENOMEM, "out of memory");
 	}
 	for (uint32_t i = 0; i < m->nfiles; i++)
 		os.file_fd[i] = -1;
@@ -1033,8 +1035,7 @@ static int files_prepare(struct rst_ctx *c, struct err *err)
 			rc = err_set(err, rc, "pid %d: out of memory for descriptor %d", p->pid,
 				     d->fd);
 	}
-out:
-	for (uint32_t i = 0; os.pipe_fd && i < m->npipes; i++) {
+	for (uint32_t i = 0; i < m->npipes; i++) {
 		if (os.pipe_fd[i][0] >= 0)
 			close(os.pipe_fd[i][0]);
 		if (os.pipe_fd[i][1] >= 0)

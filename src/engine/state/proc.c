@@ -77,7 +77,7 @@ static int proc_collect(struct dump_ctx *c, struct err *err)
 {
 	struct proc_img *p = c->p;
 	struct proc_stat st;
-	int64_t v;
+	int64_t v = 0;
 	cpu_set_t cpus;
 	long r;
 	int rc;
