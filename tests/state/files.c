@@ -31,6 +31,7 @@
 #define GROW 1000 /* bytes the watcher appends at each open by cr_restart */
 #define FAR_POS (1ll << 33)
 #define NDIRENT 60
+#define WATCH_MAX_MS (600 * 1000) /* the watcher's longest wait for an event */
 
 /* What setup() saw of one descriptor. */
 struct fdsave {
@@ -222,10 +223,13 @@ static void __attribute__((noreturn)) watch(int ready_fd, pid_t harness)
 		char buf[4096];
 		ssize_t n;
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		int r = poll(p, 2, WATCH_MAX_MS);
+
+		if (r < 0 && errno != EINTR)
 			_exit(1);
-		if (p[1].revents)
-			_exit(0); /* the harness is gone */
+		/* The harness is gone, or something went wrong long ago: never linger. */
+		if (r == 0 || p[1].revents)
+			_exit(0);
 		if (!(p[0].revents & POLLIN))
 			continue;
 		n = read(fan, buf, sizeof(buf));
