@@ -2,10 +2,11 @@
  * area in every thread and relies on it (sched_getcpu() reads cpu_id there), so it
  * must be registered again, at the same address with the same length and signature:
  * registering it once more must then say EBUSY. The robust list of each thread must
- * be where it was, and work: a thread that dies holding a robust mutex after the
+ * be where it was (or none, if it had none), and work: a thread that dies holding a robust mutex after the
  * restart leaves it EOWNERDEAD. */
 #include "ct.h"
 
+#include <linux/futex.h>
 #include <linux/rseq.h>
 #include <pthread.h>
 #include <sched.h>
@@ -35,6 +36,8 @@ struct th {
 
 static struct th th[NT + 1]; /* th[NT]: the main thread */
 static pthread_mutex_t robust;
+static void *glibc_head;
+static size_t glibc_len;
 
 static struct rseq *rseq_area(void)
 {
@@ -129,8 +132,13 @@ static int setup(void)
 	CT_SYS(pthread_mutexattr_init(&ma));
 	CT_EQ(pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST), 0);
 	CT_EQ(pthread_mutex_init(&robust, &ma), 0);
+	/* The main thread has no robust list for the checkpoint (a process may well
+	 * have none): it must not come back with one. glibc's goes back after. */
+	CT_SYS(robust_get(&glibc_head, &glibc_len));
+	CT_TRUE(glibc_head != NULL);
+	CT_SYS(syscall(SYS_set_robust_list, NULL, sizeof(struct robust_list_head)));
 	record(&th[NT]);
-	CT_TRUE(th[NT].robust_head != NULL);
+	CT_TRUE(th[NT].robust_head == NULL);
 	for (int i = 0; i < NT; i++) {
 		th[i].idx = i;
 		CT_SYS(pipe(th[i].fds));
@@ -156,6 +164,7 @@ static int check(void)
 
 	if (self_check(&th[NT], why, sizeof(why)))
 		CT_FAIL("main thread: %s", why);
+	CT_SYS(syscall(SYS_set_robust_list, glibc_head, glibc_len));
 	for (int i = 0; i < NT; i++) {
 		struct timespec until;
 

@@ -38,6 +38,12 @@
 #define MAX_PENDING 4096u
 #define MAX_XSTATE (64u << 10)
 #define MAX_SYSCALL_NR 4095
+#define ROBUST_HEAD_LEN 24 /* struct robust_list_head, the only length the kernel takes */
+#define RSEQ_MIN_LEN 32    /* the original struct rseq */
+#define RSEQ_MAX_LEN 4096
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1u << 31) /* linux/signal.h, which clashes with glibc's */
+#endif
 
 struct rseq_config {
 	uint64_t rseq_abi_pointer;
@@ -280,6 +286,13 @@ static int threads_decode(struct model *m, const struct img_rec *rec, const stru
 	t->syscall_nr = get_i32(&rd);
 	if (t->syscall_nr < -1 || t->syscall_nr > MAX_SYSCALL_NR)
 		wr_fail(&rd, "system call number out of range");
+	if (t->rseq_addr ? t->rseq_len < RSEQ_MIN_LEN || t->rseq_len > RSEQ_MAX_LEN
+			 : t->rseq_len || t->rseq_sig)
+		wr_fail(&rd, "rseq registration with a bad length");
+	if (t->robust_head && t->robust_len != ROBUST_HEAD_LEN)
+		wr_fail(&rd, "robust futex list with a bad length");
+	if ((uint32_t)t->altstack_flags & ~(uint32_t)(SS_DISABLE | SS_AUTODISARM))
+		wr_fail(&rd, "alternate signal stack with unknown flags");
 	if (!wr_done(&rd))
 		return img_rec_corrupt(r, rec, rd.why, err);
 	if (!arch_regs_valid(&t->regs, &why))
@@ -391,6 +404,7 @@ static int thread_calls(struct rst_ctx *c, uint32_t i, struct injector *in, stru
 
 	if (t->rseq_addr)
 		T_CALL("register rseq", SYS_rseq, t->rseq_addr, t->rseq_len, 0, t->rseq_sig, 0, 0);
+	/* Every new task starts without one (clone3() is no glibc fork()). */
 	if (t->robust_head)
 		T_CALL("set its robust futex list", SYS_set_robust_list, t->robust_head,
 		       t->robust_len, 0, 0, 0, 0);
