@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@ static struct sent shared_sent[] = {
     {SIGUSR1, SI_USER, 0, 0},
     {SIGHUP, SI_QUEUE, 7, 0},
     {SIGWINCH, SI_USER, 0, 0},
+    {SIGALRM, SI_KERNEL, 0, 0}, /* from an interval timer */
     {0 /* SIGRTMIN+1 */, SI_QUEUE, 11, 0},
     {0 /* SIGRTMIN+1 */, SI_QUEUE, 22, 0},
     {0 /* SIGRTMIN+1 */, SI_QUEUE, 33, 0},
@@ -160,13 +162,33 @@ static int dispositions(void)
 	return 0;
 }
 
+/* SIGALRM (blocked) from ITIMER_REAL: the kernel's own siginfo, SI_KERNEL. */
+static int expire_itimer(void)
+{
+	struct itimerval it = {{0, 0}, {0, 1000}};
+	sigset_t pend;
+	int k;
+
+	CT_SYS(setitimer(ITIMER_REAL, &it, NULL));
+	for (k = 0; k < 5000; k++) {
+		CT_SYS(sigpending(&pend));
+		if (sigismember(&pend, SIGALRM))
+			return 0;
+		usleep(1000);
+	}
+	CT_FAIL("SIGALRM did not come");
+}
+
 static int queue(struct sent *s, size_t n, pid_t tid)
 {
 	for (size_t i = 0; i < n; i++) {
 		union sigval v = {.sival_int = s[i].value};
 
-		s[i].pid = getpid();
-		if (tid == 0 && s[i].code == SI_USER)
+		s[i].pid = s[i].code == SI_KERNEL ? 0 : getpid();
+		if (s[i].code == SI_KERNEL) {
+			if (expire_itimer())
+				return 1;
+		} else if (tid == 0 && s[i].code == SI_USER)
 			CT_SYS(kill(getpid(), s[i].signo));
 		else if (tid == 0)
 			CT_SYS(sigqueue(getpid(), s[i].signo, v));
@@ -251,8 +273,8 @@ static int setup(void)
 	sigset_t block;
 	int rt = SIGRTMIN;
 
-	shared_sent[3].signo = shared_sent[4].signo = shared_sent[5].signo = rt + 1;
-	shared_sent[6].signo = shared_sent[7].signo = shared_sent[8].signo = rt + 2;
+	shared_sent[4].signo = shared_sent[5].signo = shared_sent[6].signo = rt + 1;
+	shared_sent[7].signo = shared_sent[8].signo = shared_sent[9].signo = rt + 2;
 	worker_sent[1].signo = worker_sent[2].signo = worker_sent[3].signo = rt + 3;
 	main_sent[1].signo = main_sent[2].signo = rt + 4;
 	main_tid = getpid();

@@ -3,7 +3,8 @@
  * wait). Each has its own __thread values, name and blocked signal mask. After GO
  * every thread is woken, checks its own state from the inside, and is joined (which
  * needs the clear-child-tid address); /proc/self/task must list exactly the saved
- * tids, and a new thread must still start and join. */
+ * tids, a thread that had exited before the checkpoint must still be joinable, and a
+ * new thread must still start and join. */
 #include "ct.h"
 
 #include <dirent.h>
@@ -38,6 +39,8 @@ static __thread uint64_t tls_word;
 static __thread char tls_text[32];
 
 static struct th th[NT];
+static pthread_t done_pt; /* exited before the checkpoint, joined after */
+static volatile pid_t done_tid;
 static pid_t main_tid;
 static uint64_t main_mask;
 static int pipefd[2];
@@ -204,6 +207,20 @@ static int wait_blocked(pid_t tid)
 	return -1;
 }
 
+static void *done_thread(void *arg)
+{
+	done_tid = (pid_t)syscall(SYS_gettid);
+	return arg;
+}
+
+static int thread_exists(pid_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d", tid);
+	return access(path, F_OK) == 0;
+}
+
 static int list_tasks(pid_t *out, int max)
 {
 	DIR *d = opendir("/proc/self/task");
@@ -233,6 +250,10 @@ static int setup(void)
 	CT_EQ(pthread_setname_np(pthread_self(), "ct-main"), 0);
 	set_mask(1ull << (SIGRTMAX - 1) | 1ull << (SIGWINCH - 1));
 	main_mask = current_mask();
+	CT_EQ(pthread_create(&done_pt, NULL, done_thread, (void *)0x55), 0);
+	for (int k = 0; k < 5000 && (!done_tid || thread_exists(done_tid)); k++)
+		usleep(1000);
+	CT_TRUE(done_tid && !thread_exists(done_tid));
 	for (int i = 0; i < NT; i++) {
 		th[i].idx = i;
 		CT_EQ(pthread_create(&th[i].pt, NULL, thread_main, &th[i]), 0);
@@ -324,6 +345,9 @@ static int check(void)
 	for (int i = 0; i < NT; i++)
 		if (join_one(&th[i]))
 			return 1;
+	/* It was gone before the checkpoint; joining it just collects its value. */
+	CT_EQ(pthread_join(done_pt, &ret), 0);
+	CT_EQ((uintptr_t)ret, 0x55);
 
 	/* pthread_join() returns when the kernel clears the tid, a moment before the
 	 * thread leaves /proc. */

@@ -18,7 +18,7 @@
 
 #define WAIT_S 10 /* longest wait for a timer that should fire */
 
-enum { T_MONO, T_GONE, T_THREAD, T_NONE, T_IDLE, T_CPU, NT };
+enum { T_MONO, T_GONE, T_THREAD, T_NONE, T_IDLE, T_CPU, T_FIRED, NT };
 
 struct tdesc {
 	clockid_t clock;
@@ -36,6 +36,8 @@ static struct tdesc td[NT] = {
     [T_NONE] = {CLOCK_BOOTTIME, SIGEV_NONE, 6, 0x6666, {{10, 0}, {1000, 0}}},
     [T_IDLE] = {CLOCK_MONOTONIC, SIGEV_SIGNAL, 3, 0x3333, {{0, 0}, {0, 0}}},
     [T_CPU] = {CLOCK_PROCESS_CPUTIME_ID, SIGEV_SIGNAL, 4, 0x4444, {{0, 0}, {0, 300000000}}},
+    /* Fires in setup: its signal is pending at the checkpoint. */
+    [T_FIRED] = {CLOCK_MONOTONIC, SIGEV_SIGNAL, 7, 0x7777, {{0, 0}, {0, 1000000}}},
 };
 
 static const struct itimerval itv[3] = {
@@ -156,7 +158,15 @@ static int make_timers(void)
 	}
 	/* A gap in the ids. */
 	CT_SYS(timer_delete(td[T_GONE].id));
-	return 0;
+	for (int k = 0; k < 5000; k++) {
+		sigset_t pend;
+
+		CT_SYS(sigpending(&pend));
+		if (sigismember(&pend, SIGRTMIN + td[T_FIRED].signo_off))
+			return 0;
+		usleep(1000);
+	}
+	CT_FAIL("timer %ld did not fire", (long)(intptr_t)td[T_FIRED].id);
 }
 
 static int setup(void)
@@ -215,7 +225,7 @@ static int check_posix(void)
 			CT_FAIL("timer %ld: %s", (long)(intptr_t)td[t].id, strerror(errno));
 		CT_EQ(ts_ns(&now.it_interval), ts_ns(&td[t].its.it_interval));
 		left = ts_ns(&now.it_value);
-		if (set == 0 ? left != 0 : left <= 0 || left > set)
+		if (set == 0 || t == T_FIRED ? left != 0 : left <= 0 || left > set)
 			CT_FAIL("timer %ld: %lld ns left of %lld", (long)(intptr_t)td[t].id,
 				(long long)left, (long long)set);
 	}
@@ -296,6 +306,8 @@ static int check(void)
 		return 1;
 	if (wait_timer(T_CPU, why, sizeof(why)))
 		CT_FAIL("%s", why);
+	if (wait_timer(T_FIRED, why, sizeof(why)))
+		CT_FAIL("the signal pending at the checkpoint: %s", why);
 
 	/* The next id follows the highest one, as it did. */
 	memset(&ev, 0, sizeof(ev));
