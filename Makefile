@@ -87,7 +87,9 @@ $(TBUILD)/ct_run: tests/lib/ct_run.c
 
 $(TBUILD)/state/%: tests/state/%.c tests/lib/ct.c tests/lib/ct.h
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -o $@ $< tests/lib/ct.c -lrt
+	$(CC) $(TEST_CFLAGS) -MMD -MP -o $@ $< tests/lib/ct.c -lrt
+
+-include $(STATE_BINS:=.d)
 
 $(TBUILD)/fail/%: tests/fail/%.c
 	@mkdir -p $(@D)

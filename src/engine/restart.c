@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -179,10 +180,24 @@ static void __attribute__((noreturn)) child_main(struct rst_ctx *c, int status_f
 						 int status_child_fd)
 {
 	struct err e = {0};
-	int rc;
+	struct rlimit nofile;
+	int rc = 0;
 
 	kmsg_set_forward(status_fd);
-	rc = install_fds(c->rp, &e);
+	/* Saved descriptors may lie above cr_restart's soft limit: the saved limits
+	 * come back later, so work under the hard one meanwhile. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+	for (uint32_t i = 0; i < c->rp->nmoves; i++)
+		if ((rlim_t)c->rp->moves[i].child_fd + c->rp->nmoves >= nofile.rlim_max)
+			rc = err_set(&e, -EMFILE,
+				     "pid %d: descriptor %d is above the limit of %llu open files",
+				     c->rp->p->pid, c->rp->moves[i].child_fd,
+				     (unsigned long long)nofile.rlim_max);
+	if (rc == 0)
+		rc = install_fds(c->rp, &e);
 	if (rc == 0) {
 		status_fd = status_child_fd;
 		kmsg_set_forward(status_fd);
@@ -307,9 +322,15 @@ static pid_t create_process(struct rst_ctx *c, int status_w, int status_child_fd
 		child_main(c, status_w, status_child_fd);
 	if (r < 0) {
 		if (errno == EEXIST) {
-			kmsg_add(KMSG_ERROR, "pid %d is in use", p->pid);
-			return err_set(err, -EBUSY, "pid %d is in use (try --no-restore-pid)",
-				       p->pid);
+			/* No process has it, yet the kernel still holds the id: a live
+			 * process group or session carries it. */
+			const char *how = kill(p->pid, 0) < 0 && errno == ESRCH
+						  ? " as a process group or session id"
+						  : "";
+
+			kmsg_add(KMSG_ERROR, "pid %d is in use%s", p->pid, how);
+			return err_set(err, -EBUSY, "pid %d is in use%s (try --no-restore-pid)",
+				       p->pid, how);
 		}
 		if (errno == EPERM && c->opts->restore_pid)
 			return err_set(err, -EPERM,
