@@ -1,7 +1,8 @@
 /* Threads blocked in system calls when the checkpoint comes: sleeps (nanosleep, sleep,
  * absolute clock_nanosleep) resume for the time left, neither from scratch nor with
  * EINTR; read, poll (with and without a timeout), select, a futex wait, a timed
- * condition wait, ppoll and sigsuspend with a temporary mask, and pause() all stay
+ * condition wait, ppoll and sigsuspend with a temporary mask, pause() and sigtimedwait()
+ * (which the kernel ends with EINTR when a ptrace stop wakes it) all stay
  * blocked until something after GO wakes them, and return what they would have
  * without a checkpoint. Temporary masks are gone afterwards. */
 #include "ct.h"
@@ -25,6 +26,8 @@
 #define PRE_S 2.0
 #define SLACK_S 1.0
 #define JOIN_TIMEOUT_S 15
+#define SIGWAIT_SIG (SIGRTMIN + 9)
+#define BLOCKED_SIG (SIGRTMIN + 10)
 
 enum kind {
 	K_NANOSLEEP,
@@ -39,12 +42,14 @@ enum kind {
 	K_PPOLL,
 	K_SIGSUSPEND,
 	K_PAUSE,
+	K_SIGWAIT,
 	NK
 };
 
 static const char *const kind_name[NK] = {
-    "nanosleep", "sleep", "clock_nanosleep(ABSTIME)", "read",  "poll",       "poll(timeout)",
-    "select",    "futex", "pthread_cond_timedwait",   "ppoll", "sigsuspend", "pause",
+    "nanosleep",    "sleep", "clock_nanosleep(ABSTIME)", "read",  "poll",       "poll(timeout)",
+    "select",       "futex", "pthread_cond_timedwait",   "ppoll", "sigsuspend", "pause",
+    "sigtimedwait",
 };
 
 struct th {
@@ -185,6 +190,29 @@ static void run_wait(struct th *t)
 			WHY("sigsuspend: %ld (%s), handler ran %d times", r, strerror(errno),
 			    (int)usr2_count);
 		break;
+	case K_SIGWAIT: {
+		/* The kernel ends this one with EINTR when a ptrace stop wakes it. */
+		struct timespec limit = {60, 0};
+		siginfo_t si;
+
+		sigemptyset(&tmp);
+		sigaddset(&tmp, SIGWAIT_SIG);
+		r = sigtimedwait(&tmp, &si, &limit);
+		if (r != SIGWAIT_SIG || si.si_code != SI_QUEUE || si.si_value.sival_int != 99) {
+			WHY("sigtimedwait: %ld (%s) code %d value %d", r, strerror(errno),
+			    si.si_code, si.si_value.sival_int);
+			break;
+		}
+		/* The signal that stayed blocked is still there, once. */
+		sigemptyset(&tmp);
+		sigaddset(&tmp, BLOCKED_SIG);
+		limit.tv_sec = 0;
+		r = sigtimedwait(&tmp, &si, &limit);
+		if (r != BLOCKED_SIG || si.si_value.sival_int != 7 ||
+		    sigtimedwait(&tmp, &si, &limit) != -1)
+			WHY("the blocked signal: %ld, value %d", r, si.si_value.sival_int);
+		break;
+	}
 	case K_PAUSE:
 		r = pause();
 		if (r != -1 || errno != EINTR || usr1_count != 1)
@@ -276,9 +304,9 @@ static long syscall_of(pid_t tid)
 	return nr;
 }
 
-static int wait_all_blocked(const char *when)
+static int wait_all_blocked(int n, const char *when)
 {
-	for (int i = 0; i < NK; i++) {
+	for (int i = 0; i < n; i++) {
 		int k;
 
 		for (k = 0; k < 5000 && !(atomic_load(&th[i].parked) && blocked(th[i].tid)); k++)
@@ -303,19 +331,30 @@ static int setup(void)
 	CT_SYS(sigaction(SIGUSR2, &sa, NULL));
 	CT_EQ(pthread_condattr_init(&ca), 0);
 	CT_EQ(pthread_cond_init(&cond, &ca), 0);
-	/* SIGUSR2 only reaches the threads that open it for a call (ppoll, sigsuspend). */
+	/* SIGUSR2 only reaches the threads that open it for a call (ppoll, sigsuspend);
+	 * SIGWAIT_SIG is taken by sigtimedwait; BLOCKED_SIG stays pending for that thread
+	 * throughout (a blocked signal is no reason for a call to have ended). */
 	sigemptyset(&usr2);
 	sigaddset(&usr2, SIGUSR2);
+	sigaddset(&usr2, SIGWAIT_SIG);
+	sigaddset(&usr2, BLOCKED_SIG);
 	CT_SYS(pthread_sigmask(SIG_BLOCK, &usr2, NULL));
 
 	t_started = now();
 	for (int i = 0; i < NK; i++) {
 		th[i].k = (enum kind)i;
 		CT_SYS(pipe(th[i].fds));
-		CT_EQ(pthread_create(&th[i].pt, NULL, thread_main, &th[i]), 0);
+		/* A stop ends sigtimedwait() with EINTR: that one starts after. */
+		if (i != K_SIGWAIT)
+			CT_EQ(pthread_create(&th[i].pt, NULL, thread_main, &th[i]), 0);
 	}
-	if (wait_all_blocked("at first") || stop_and_continue() || wait_all_blocked("after a stop"))
+	if (wait_all_blocked(K_SIGWAIT, "at first") || stop_and_continue() ||
+	    wait_all_blocked(K_SIGWAIT, "after a stop"))
 		return 1;
+	CT_EQ(pthread_create(&th[K_SIGWAIT].pt, NULL, thread_main, &th[K_SIGWAIT]), 0);
+	if (wait_all_blocked(NK, "at first"))
+		return 1;
+	CT_EQ(pthread_sigqueue(th[K_SIGWAIT].pt, BLOCKED_SIG, (union sigval){.sival_int = 7}), 0);
 	for (int i = 0; i < NK; i++)
 		ct_log("%s: in system call %ld", kind_name[i], syscall_of(th[i].tid));
 	/* Part of each sleep goes by before the checkpoint. */
@@ -394,6 +433,7 @@ static int check(void)
 	pthread_mutex_unlock(&lock);
 	CT_EQ(pthread_kill(th[K_PAUSE].pt, SIGUSR1), 0);
 	CT_EQ(pthread_kill(th[K_SIGSUSPEND].pt, SIGUSR2), 0);
+	CT_EQ(pthread_sigqueue(th[K_SIGWAIT].pt, SIGWAIT_SIG, (union sigval){.sival_int = 99}), 0);
 	for (int i = K_READ; i < NK; i++)
 		if (join(&th[i]))
 			return 1;

@@ -103,6 +103,51 @@ static long syscall_in(struct dump_ctx *c, const struct arch_regs *regs)
 	return arch_syscall_from_code(regs, code);
 }
 
+/* Whether a signal is waiting that will be handled when the thread runs: then an EINTR
+ * it got is that signal's doing. any: count blocked signals too (the thread's mask in
+ * the call is not known). */
+static int signal_due(const struct seized_thread *st, const struct thread_img *t, bool any,
+		      struct err *err)
+{
+	struct siginfo_img *shared = NULL;
+	uint32_t nshared = 0;
+	int due = 0;
+
+	if (collect_pending(t->tid, 1, &shared, &nshared, err) < 0)
+		return err->code;
+	for (uint32_t k = 0; k < t->npending + nshared && !due; k++) {
+		const siginfo_t *si = (const siginfo_t *)(k < t->npending ? t->pending[k].raw
+									  : shared[k - t->npending].raw);
+
+		due = any || si->si_signo < 1 || si->si_signo > 64 ||
+		      !(st->sigmask & (1ull << (si->si_signo - 1)));
+	}
+	free(shared);
+	return due;
+}
+
+/* Freezing the thread woke its call with EINTR (see arch_regs_eintr_call): unless a
+ * signal did that, have the call start again, whether the process goes on (the
+ * registers release puts back) or is restarted (the saved ones). */
+static int undo_freeze_eintr(struct seized_thread *st, struct thread_img *t, struct err *err)
+{
+	int kind = arch_regs_eintr_call(&st->regs), due;
+
+	if (!kind)
+		return 0;
+	due = signal_due(st, t, kind == 2, err);
+	if (due < 0)
+		return due;
+	if (due)
+		return 0;
+	log_debug("thread %d: system call %d woken by the freeze, restarted", t->tid,
+		  t->syscall_nr);
+	arch_regs_restart_call(&st->regs);
+	st->dirty = true;
+	t->regs = st->regs;
+	return 0;
+}
+
 static int collect_one(struct dump_ctx *c, struct seized_thread *st, struct thread_img *t,
 		       struct err *err)
 {
@@ -126,6 +171,8 @@ static int collect_one(struct dump_ctx *c, struct seized_thread *st, struct thre
 	if (arch_get_xstate(t->tid, t->xstate, cpu.xstate_size, &t->xstate_len, err) < 0)
 		return err->code;
 	if (collect_pending(t->tid, 0, &t->pending, &t->npending, err) < 0)
+		return err->code;
+	if (undo_freeze_eintr(st, t, err) < 0)
 		return err->code;
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, t->tid, (void *)sizeof(rc), &rc) > 0 &&
 	    rc.rseq_abi_pointer) {

@@ -131,6 +131,37 @@ long arch_regs_syscall_nr(const struct arch_regs *r)
 	return (long)r->gp.orig_rax;
 }
 
+int arch_regs_eintr_call(const struct arch_regs *r)
+{
+	/* signal(7): never restarted, and ended by a stop. The second column: runs
+	 * with a signal mask of its own. */
+	static const struct {
+		long nr;
+		int temp_mask;
+	} calls[] = {
+		{65, 0},   /* semop */
+		{128, 0},  /* rt_sigtimedwait */
+		{208, 0},  /* io_getevents */
+		{220, 0},  /* semtimedop */
+		{232, 0},  /* epoll_wait */
+		{281, 1},  /* epoll_pwait */
+		{333, 1},  /* io_pgetevents */
+		{441, 1},  /* epoll_pwait2 */
+	};
+
+	if ((long)r->gp.rax != -EINTR)
+		return 0;
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		if ((long)r->gp.orig_rax == calls[i].nr)
+			return 1 + calls[i].temp_mask;
+	return 0;
+}
+
+void arch_regs_restart_call(struct arch_regs *r)
+{
+	r->gp.rax = (uint64_t)-ERESTARTNOHAND;
+}
+
 long arch_syscall_from_code(const struct arch_regs *r, const uint8_t code[ARCH_CODE_PEEK])
 {
 	long nr = (long)r->gp.orig_rax;

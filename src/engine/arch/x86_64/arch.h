@@ -40,6 +40,15 @@ uint64_t arch_regs_sp(const struct arch_regs *r);
 
 /* A stopped thread inside a system call: orig syscall number, or -1 when in user code. */
 long arch_regs_syscall_nr(const struct arch_regs *r);
+/* Some calls end with EINTR rather than a restart code when a ptrace stop, such as
+ * crest's freeze, wakes them (rt_sigtimedwait, epoll_wait, semop...; signal(7)).
+ * Returns 0 if r is not stopped at the end of one that gave EINTR, 1 if it is, 2 if
+ * it is one that runs with a signal mask of its own (so the mask ptrace reports is
+ * not the one it ran with). */
+int arch_regs_eintr_call(const struct arch_regs *r);
+/* Make the call r is stopped at the end of start again when the thread runs, or
+ * give EINTR to a signal handler that comes first (-ERESTARTNOHAND). */
+void arch_regs_restart_call(struct arch_regs *r);
 /* A thread that the kernel was resuming with restart_syscall() (after a stop, or an
  * earlier checkpoint it went on from) no longer shows which call that is. The
  * ARCH_CODE_PEEK bytes of code that end at its ip tell, when they are glibc's usual
