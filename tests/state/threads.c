@@ -1,10 +1,11 @@
 /* Threads: four threads besides the main one, each at its own tid and each parked in a
  * different blocking call (condition variable, nanosleep, read on a pipe, raw futex
- * wait). Each has its own __thread values, name and blocked signal mask. After GO
- * every thread is woken, checks its own state from the inside, and is joined (which
- * needs the clear-child-tid address); /proc/self/task must list exactly the saved
- * tids, a thread that had exited before the checkpoint must still be joinable, and a
- * new thread must still start and join. */
+ * wait), and one computing in user space. Each has its own __thread values, name and
+ * blocked signal mask. After GO every parked thread is woken, checks its own state
+ * from the inside, and is joined (which needs the clear-child-tid address);
+ * /proc/self/task must list exactly the saved tids, the computing thread must have
+ * computed right, a thread that had exited before the checkpoint must still be
+ * joinable, and a new thread must still start and join. */
 #include "ct.h"
 
 #include <dirent.h>
@@ -40,6 +41,10 @@ static __thread char tls_text[32];
 
 static struct th th[NT];
 static pthread_t done_pt; /* exited before the checkpoint, joined after */
+static pthread_t spin_pt; /* computing in user space, never in a system call */
+static volatile pid_t spin_tid;
+static atomic_int spin_stop;
+static uint64_t spin_n, spin_sum;
 static volatile pid_t done_tid;
 static pid_t main_tid;
 static uint64_t main_mask;
@@ -213,6 +218,27 @@ static void *done_thread(void *arg)
 	return arg;
 }
 
+/* Registers only, no system call: the checkpoint stops it in user code. Whatever
+ * register restore got wrong breaks sum == n * (n - 1) / 2. */
+static void *spin_thread(void *arg)
+{
+	uint64_t n = 0, sum = 0;
+
+	spin_tid = (pid_t)syscall(SYS_gettid);
+	while (!atomic_load_explicit(&spin_stop, memory_order_relaxed)) {
+		sum += n;
+		n++;
+	}
+	spin_n = n;
+	spin_sum = sum;
+	return arg;
+}
+
+static uint64_t triangle(uint64_t n)
+{
+	return n % 2 ? n * ((n - 1) / 2) : (n / 2) * (n - 1);
+}
+
 static int thread_exists(pid_t tid)
 {
 	char path[64];
@@ -258,6 +284,10 @@ static int setup(void)
 		th[i].idx = i;
 		CT_EQ(pthread_create(&th[i].pt, NULL, thread_main, &th[i]), 0);
 	}
+	CT_EQ(pthread_create(&spin_pt, NULL, spin_thread, (void *)0x66), 0);
+	for (int k = 0; k < 5000 && !spin_tid; k++)
+		usleep(1000);
+	CT_TRUE(spin_tid != 0);
 	for (int i = 0; i < NT; i++) {
 		for (int k = 0; k < 5000 && !atomic_load(&th[i].parked); k++)
 			usleep(1000);
@@ -309,9 +339,9 @@ static int check(void)
 
 	/* Exactly the same threads. */
 	n = list_tasks(now, NT + 8);
-	CT_EQ(n, NT + 1);
+	CT_EQ(n, NT + 2);
 	for (int i = 0; i < n; i++) {
-		found = now[i] == main_tid;
+		found = now[i] == main_tid || now[i] == spin_tid;
 		for (int k = 0; k < NT; k++)
 			found |= now[i] == th[k].tid;
 		if (!found)
@@ -332,6 +362,15 @@ static int check(void)
 		comm[strcspn(comm, "\n")] = '\0';
 		CT_STREQ(comm, th[i].name);
 	}
+
+	atomic_store(&spin_stop, 1);
+	CT_EQ(pthread_join(spin_pt, &ret), 0);
+	CT_EQ((uintptr_t)ret, 0x66);
+	CT_TRUE(spin_n > 0);
+	if (spin_sum != triangle(spin_n))
+		CT_FAIL("the computing thread's sum of 0..%llu is %#llx, not %#llx",
+			(unsigned long long)spin_n - 1, (unsigned long long)spin_sum,
+			(unsigned long long)triangle(spin_n));
 
 	/* Wake each one the way it expects, then join. */
 	pthread_mutex_lock(&lock);
