@@ -72,13 +72,13 @@ static int parse_notify(struct ptimer_img *t, const char *s)
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		size_t len = strlen(kinds[i].name);
 
-		if (strncmp(s, kinds[i].name, len))
+		if (strncmp(s, kinds[i].name, len) != 0)
 			continue;
 		s += len;
 		t->notify = kinds[i].notify;
 		if (!strncmp(s, "tid.", 4))
 			t->notify |= SIGEV_THREAD_ID;
-		else if (strncmp(s, "pid.", 4))
+		else if (strncmp(s, "pid.", 4) != 0)
 			return -1;
 		n = strtol(s + 4, &end, 10);
 		if (end == s + 4 || *end || n < 0 || n > INT32_MAX)
