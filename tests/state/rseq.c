@@ -67,8 +67,8 @@ static void record(struct th *t)
 static const char *self_check(struct th *t, char *why, size_t n)
 {
 	struct rseq *rs = rseq_area();
-	void *head;
-	size_t len;
+	void *head = NULL;
+	size_t len = 0;
 	long r;
 	int agreed = 0;
 
