@@ -1,9 +1,10 @@
 /* Timers: the three interval timers (real, virtual, profiling) with value and
  * interval, and POSIX timers on several clocks with each kind of notification (a
- * signal to the process, a signal to one thread, none; armed, periodic, disarmed),
- * with a gap in their ids. After GO every timer must have its id, clock, signal,
- * value and target thread; intervals exactly, time left no more than was set and
- * still running; and each must still fire, with the siginfo it had. */
+ * signal to the process, a signal to one thread, none; armed, periodic, disarmed,
+ * fired with its signal pending), with a gap in their ids, and one of glibc's
+ * SIGEV_THREAD timers. After GO every timer must have its id, clock, signal, value
+ * and target thread; intervals exactly, time left no more than was set and still
+ * running; and each must still fire, with the siginfo it had. */
 #include "ct.h"
 
 #include <pthread.h>
@@ -50,6 +51,10 @@ static const int itsig[3] = {SIGALRM, SIGVTALRM, SIGPROF};
 static struct itimerval itv_set[3];
 
 static char proc_timers[4096];
+/* SIGEV_THREAD: glibc runs the callback from a helper thread of its own, which it
+ * has the kernel signal by tid. */
+static timer_t glibc_timer;
+static atomic_int glibc_ticks;
 static pthread_t worker;
 static pid_t worker_tid;
 static int cmd[2];
@@ -169,6 +174,39 @@ static int make_timers(void)
 	CT_FAIL("timer %ld did not fire", (long)(intptr_t)td[T_FIRED].id);
 }
 
+static void on_glibc_timer(union sigval v)
+{
+	if (v.sival_int == 0x8888)
+		atomic_fetch_add(&glibc_ticks, 1);
+}
+
+static int make_glibc_timer(void)
+{
+	struct sigevent ev;
+	struct itimerspec its = {{0, 300000000}, {2, 0}};
+
+	memset(&ev, 0, sizeof(ev));
+	ev.sigev_notify = SIGEV_THREAD;
+	ev.sigev_notify_function = on_glibc_timer;
+	ev.sigev_value.sival_int = 0x8888;
+	CT_SYS(timer_create(CLOCK_MONOTONIC, &ev, &glibc_timer));
+	CT_SYS(timer_settime(glibc_timer, 0, &its, NULL));
+	return 0;
+}
+
+/* The callback runs at least twice more within WAIT_S. */
+static int check_glibc_timer(void)
+{
+	int start = atomic_load(&glibc_ticks);
+
+	for (int k = 0; k < WAIT_S * 100 && atomic_load(&glibc_ticks) < start + 2; k++)
+		usleep(10000);
+	if (atomic_load(&glibc_ticks) < start + 2)
+		CT_FAIL("SIGEV_THREAD timer: %d callbacks, then %d in %d s", start,
+			atomic_load(&glibc_ticks) - start, WAIT_S);
+	return 0;
+}
+
 static int setup(void)
 {
 	sigset_t block;
@@ -184,7 +222,7 @@ static int setup(void)
 	for (int k = 0; k < 5000 && !atomic_load(&parked); k++)
 		usleep(1000);
 	CT_TRUE(atomic_load(&parked));
-	if (make_timers())
+	if (make_glibc_timer() || make_timers())
 		return 1;
 	for (int w = 0; w < 3; w++) {
 		CT_SYS(setitimer(w, &itv[w], NULL));
@@ -308,6 +346,9 @@ static int check(void)
 		CT_FAIL("%s", why);
 	if (wait_timer(T_FIRED, why, sizeof(why)))
 		CT_FAIL("the signal pending at the checkpoint: %s", why);
+
+	if (check_glibc_timer())
+		return 1;
 
 	/* The next id follows the highest one, as it did. */
 	memset(&ev, 0, sizeof(ev));
