@@ -441,7 +441,12 @@ static void timers_describe(const struct model *m, const struct proc_img *p, str
 		out_obj_begin(o, NULL);
 		out_i64(o, "id", t->id);
 		out_i64(o, "clock", t->clockid);
-		out_i64(o, "signal", t->signo);
+		out_str(o, "notify",
+			(t->notify & ~SIGEV_THREAD_ID) == SIGEV_NONE ? "none" : "signal");
+		if ((t->notify & ~SIGEV_THREAD_ID) != SIGEV_NONE)
+			out_i64(o, "signal", t->signo);
+		if (t->notify & SIGEV_THREAD_ID)
+			out_i64(o, "thread", t->notify_tid);
 		out_i64(o, "value_ns", t->value_ns);
 		out_i64(o, "interval_ns", t->interval_ns);
 		out_obj_end(o);
