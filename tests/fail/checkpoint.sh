@@ -165,6 +165,40 @@ run "$CKPT" -p -F 7 "$T"
 why="$([ "$rc" = 9 ] || echo "exit $rc, want 9: $(errline);")$(target_ok "$W/snap")"
 verdict "-F with a closed descriptor: EBADF" "$why"
 
+# Another kind of file: a character device is refused (EINVAL) and left alone.
+mknod "$W/d/null" c 1 3
+run "$CKPT" -p --clobber -f "$W/d/null" "$T"
+why=""
+[ "$rc" = 22 ] || why="exit $rc, want 22: $(errline);"
+[ -c "$W/d/null" ] || why="$why the device node went;"
+why="$why$(target_ok "$W/snap")"
+verdict "--clobber onto a character device: EINVAL, the node left alone" "$why"
+rm -f "$W/d/null"
+
+# -F may be a character device; a named FIFO works with --clobber.
+{
+	timeout -k 5 "$TOOL_TIMEOUT" "$CKPT" -p -F 3 "$T" 3>/dev/null >"$W/out" 2>"$W/err"
+	rc=$?
+} 2>/dev/null
+verdict "-F onto /dev/null" "$([ "$rc" = 0 ] || echo "exit $rc: $(errline)")"
+# cr_checkpoint opens without blocking, as BLCR does: a FIFO needs its reader first.
+# Holding it open read-write here lets the reader open it at once; closing it after
+# the checkpoint lets the reader see the end.
+mkfifo "$W/fifo"
+exec 7<>"$W/fifo"
+timeout -k 5 "$TOOL_TIMEOUT" cat "$W/fifo" >"$W/fromfifo" &
+reader=$!
+started+=("$reader")
+run "$CKPT" -p --clobber -f "$W/fifo" "$T"
+exec 7>&-
+wait "$reader"
+why=""
+[ "$rc" = 0 ] || why="exit $rc: $(errline);"
+[ -p "$W/fifo" ] || why="$why the FIFO went;"
+run "$INFO" "$W/fromfifo"
+[ "$rc" = 0 ] || why="$why cr_info of what came through: exit $rc: $(errline);"
+verdict "--clobber onto a named FIFO: a whole context comes out" "$why"
+
 # A pipe works, and what goes through it is a whole context.
 {
 	timeout -k 5 "$TOOL_TIMEOUT" "$CKPT" -p -F 1 "$T" 2>"$W/err" | cat >"$W/piped"
@@ -358,8 +392,7 @@ state_is "$T" T || why="$why it did not stay stopped;"
 kill -CONT "$T" 2>/dev/null
 wait_until has_count "$TC" && progresses "$TC" || why="$why it does not count after SIGCONT;"
 kill -KILL "$T" 2>/dev/null
-wait "$rpid" 2>/dev/null
-rrc=$?
+reap "$rpid"
 [ "$rrc" = 137 ] || why="$why cr_restart exit $rrc, want 137;"
 verdict "a process checkpointed stopped comes back stopped" "$why"
 wait_until gone "$T"
@@ -370,7 +403,7 @@ why=""
 wait_until ready_at "$T" counter || why="not back at pid $T: $(tr '\n' '|' <"$W/rerr");"
 wait_until has_count "$TC" && progresses "$TC" || why="$why it does not count;"
 kill -KILL "$T" 2>/dev/null
-wait "$rpid" 2>/dev/null
+reap "$rpid"
 verdict "cr_restart --cont runs a process checkpointed stopped" "$why"
 
 finish

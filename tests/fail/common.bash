@@ -29,8 +29,13 @@ started=() # pids to kill at the end
 W=$(mktemp -d "${TMPDIR:-/tmp}/crest-$SUITE.XXXXXX") || exit 2
 
 cleanup() {
-	local p
+	local p c
 	for p in "${started[@]}"; do
+		# A subshell's child (start_restart's cr_restart) and its children first.
+		for c in $(children "$p"); do
+			# shellcheck disable=SC2046 # a list of pids
+			kill -KILL $(children "$c") "$c" 2>/dev/null
+		done
 		kill -KILL "$p" 2>/dev/null
 	done
 	for p in "${started[@]}"; do
@@ -177,12 +182,35 @@ kill_gone() { # pid
 	wait_until gone "$1"
 }
 
-# Start a background restart as our child: sets $rpid (cr_restart). Its output goes
-# to $W/rout and $W/rerr.
+# Start a background restart: sets $rpid, a subshell of ours whose child is
+# cr_restart and which exits with cr_restart's status (so that bash has no killed job
+# of its own to report). cr_restart's output goes to $W/rout and $W/rerr.
 start_restart() { # args...
-	"$RSTRT" "$@" </dev/null >"$W/rout" 2>"$W/rerr" &
+	(
+		"$RSTRT" "$@"
+		exit $?
+	) </dev/null >"$W/rout" 2>"$W/rerr" &
 	rpid=$!
 	started+=("$rpid")
+}
+
+# The processes a restart started with start_restart runs (cr_restart's children).
+restored() {
+	local c
+	for c in $(children "$rpid"); do
+		children "$c"
+	done
+}
+
+# Wait for a child of ours, quietly: sets $rrc. (bash reports a background job killed
+# by a signal at the next command it runs; here that is inside the braces.)
+reap() { # pid
+	{
+		wait "$1"
+		# shellcheck disable=SC2034 # for the caller
+		rrc=$?
+		:
+	} 2>/dev/null
 }
 
 # The children of a process.

@@ -40,8 +40,7 @@ why=""
 wait_until has_count "$W/tgt.count" || why="restored counter does not count;"
 [ "$(comm "$P")" = counter ] || why="$why pid $P is not the counter;"
 kill -KILL "$P" 2>/dev/null
-wait "$rpid" 2>/dev/null
-rrc=$?
+reap "$rpid"
 [ "$rrc" = 137 ] || why="$why cr_restart exit $rrc, want 137: $(tr '\n' '|' <"$W/rerr")"
 verdict "intact context: cr_restart" "$why"
 wait_until gone "$P"

@@ -189,6 +189,7 @@ code_err "$R -f and -F" 22 "$RSTRT" -f "$CTX" -F 0
 code_err "$R -f twice" 22 "$RSTRT" -f "$CTX" -f "$CTX"
 code_err "$R -F and -d" 22 "$RSTRT" -F 0 -d "$W"
 code_err "$R -d (not implemented)" 22 "$RSTRT" -d "$W"
+code_err "$R -d with a file too" 22 "$RSTRT" -d "$W" "$CTX"
 code_err "$R -S 0" 22 "$RSTRT" -S 0 "$CTX"
 code_err "$R -S 65" 22 "$RSTRT" -S 65 "$CTX"
 code_err "$R -S -1" 22 "$RSTRT" -S -1 "$CTX"
@@ -220,6 +221,7 @@ code_hook "$R --run-on-fail-args before -S 0" 42 \
 	"$RSTRT" --run-on-fail-args "exit 42" -S 0 "$CTX"
 code_hook "$R --run-on-fail-args before two sources" 42 \
 	"$RSTRT" --run-on-fail-args "exit 42" -f "$CTX" -F 0
+code_hook "$R --run-on-fail-args before -d" 42 "$RSTRT" --run-on-fail-args "exit 42" -d "$W"
 code_hook "$R --run-on-fail-args with no file" 42 "$RSTRT" --run-on-fail-args "exit 42"
 code_hook "$R --run-on-fail-args after a bad option does not apply" 255 \
 	"$RSTRT" --bogus --run-on-fail-args "exit 42" "$CTX"

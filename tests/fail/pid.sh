@@ -75,7 +75,7 @@ verdict "--kmsg-none: EBUSY without '- ' lines" "$why"
 restored_child() {
 	local c
 	new=""
-	for c in $(children "$rpid"); do
+	for c in $(restored); do
 		if ready_at "$c" counter; then
 			new=$c
 			return 0
@@ -104,9 +104,10 @@ elsewhere() { # name
 		alive "$new" || why="$why it died of SIGUSR1, for which it has a handler;"
 		kill -KILL "$new" 2>/dev/null
 	fi
-	kill -KILL "$rpid" 2>/dev/null # only if it is still there after a failure
-	wait "$rpid" 2>/dev/null
-	rrc=$?
+	# cr_restart, if it is still there after a failure
+	# shellcheck disable=SC2046 # a list of pids
+	kill -KILL $(children "$rpid") 2>/dev/null
+	reap "$rpid"
 	[ -z "$why" ] && [ "$rrc" != 137 ] && why="cr_restart exit $rrc, want 137 (its child was killed)"
 	[ -n "$new" ] && ! wait_until gone "$new" && why="$why pid $new is left"
 	verdict "$1" "$why"
@@ -146,8 +147,7 @@ wait_until ready_at "$P" counter ||
 	why="nothing came back at pid $P: $(tr '\n' '|' <"$W/rerr");"
 wait_until has_count "$W/tgt.count" && progresses "$W/tgt.count" || why="$why it does not count;"
 kill -KILL "$P" 2>/dev/null
-wait "$rpid" 2>/dev/null
-rrc=$?
+reap "$rpid"
 [ "$rrc" = 137 ] || why="$why cr_restart exit $rrc, want 137"
 verdict "the pid free again: restart at the saved pid" "$why"
 

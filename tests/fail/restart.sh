@@ -45,18 +45,20 @@ restart_works() { # name, how ("file" or "pipe")
 	local why="" rrc
 	: >"$TC"
 	if [ "$2" = pipe ]; then
-		# shellcheck disable=SC2002 # a pipe, not a file, is the point
-		cat "$W/ctx" | "$RSTRT" -F 0 >"$W/rout" 2>"$W/rerr" &
+		(
+			# shellcheck disable=SC2002 # a pipe, not a file, is the point
+			cat "$W/ctx" | "$RSTRT" -F 0
+			exit $?
+		) >"$W/rout" 2>"$W/rerr" &
+		rpid=$!
+		started+=("$rpid")
 	else
-		"$RSTRT" "$W/ctx" </dev/null >"$W/rout" 2>"$W/rerr" &
+		start_restart "$W/ctx"
 	fi
-	rpid=$!
-	started+=("$rpid")
 	wait_until ready_at "$P" counter || why="nothing back at pid $P: $(tr '\n' '|' <"$W/rerr");"
 	{ wait_until has_count "$TC" && progresses "$TC"; } || why="$why it does not count;"
 	kill -KILL "$P" 2>/dev/null
-	wait "$rpid" 2>/dev/null
-	rrc=$?
+	reap "$rpid"
 	[ "$rrc" = 137 ] || why="$why cr_restart exit $rrc, want 137;"
 	wait_until gone "$P" || why="$why pid $P does not go;"
 	verdict "$1" "$why"
@@ -129,18 +131,18 @@ rc=$?
 verdict "a context 1000 bytes into its file: cr_info -F" \
 	"$([ "$rc" = 0 ] || echo "exit $rc: $(errline)")"
 : >"$TC"
-{
+(
 	dd bs=1000 count=1 of=/dev/null 2>/dev/null
-	exec "$RSTRT" -F 0 >"$W/rout" 2>"$W/rerr"
-} <"$W/prefixed" &
+	"$RSTRT" -F 0
+	exit $?
+) <"$W/prefixed" >"$W/rout" 2>"$W/rerr" &
 rpid=$!
 started+=("$rpid")
 why=""
 wait_until ready_at "$P" counter || why="nothing back at pid $P: $(tr '\n' '|' <"$W/rerr");"
 { wait_until has_count "$TC" && progresses "$TC"; } || why="$why it does not count;"
 kill -KILL "$P" 2>/dev/null
-wait "$rpid" 2>/dev/null
-rrc=$?
+reap "$rpid"
 [ "$rrc" = 137 ] || why="$why cr_restart exit $rrc, want 137;"
 wait_until gone "$P" || why="$why pid $P does not go;"
 verdict "a context 1000 bytes into its file: cr_restart -F" "$why"
