@@ -19,6 +19,8 @@ const unsigned int state_count = sizeof(state_table) / sizeof(state_table[0]);
 
 const struct state_ops *state_for_rec(uint32_t type)
 {
+	if (type == 0) /* the unused slots of recs[] */
+		return NULL;
 	for (unsigned int i = 0; i < state_count; i++)
 		for (unsigned int k = 0; k < 3; k++)
 			if (state_table[i]->recs[k] == type)
