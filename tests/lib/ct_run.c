@@ -8,6 +8,7 @@
  *   continue  lets it carry on;
  *   restart   kills it and brings it back with the real cr_restart;
  *   cycles    does that N times (3 by default), restarting the restarted process;
+ *   newpid    restarts it once with --no-restore-pid, at a new pid;
  * then writes "GO" and reads its verdict. Every wait is bounded; everything started
  * is killed at the end. Tools are $CR_CHECKPOINT and $CR_RESTART (default: on PATH).
  * Prints one line, "PASS NAME MODE" or "FAIL NAME MODE: why", and exits 0 or 1. */
@@ -168,6 +169,8 @@ static void checkpoint(const char *tool, pid_t pid, bool kill_it, char **extra, 
 
 /* Start cr_restart in its own process group with fresh pipes as stdin/stdout: the
  * restored program's stdio, which led to us, is rebound to them. */
+static bool newpid; /* mode newpid: restart with --no-restore-pid */
+
 static pid_t restart(const char *tool, int *to, int *from)
 {
 	int in[2], out[2];
@@ -186,7 +189,10 @@ static pid_t restart(const char *tool, int *to, int *from)
 		close(in[1]);
 		close(out[0]);
 		close(out[1]);
-		execlp(tool, tool, "context", (char *)NULL);
+		if (newpid)
+			execlp(tool, tool, "--no-restore-pid", "context", (char *)NULL);
+		else
+			execlp(tool, tool, "context", (char *)NULL);
 		_exit(127);
 	}
 	setpgid(pid, pid);
@@ -209,20 +215,41 @@ static void wait_gone(pid_t pid)
 	}
 }
 
-/* Wait until pid runs prog again, as a child of parent, and nobody traces it any
- * more: the restart is over. (Before that it is first a copy of cr_restart, then
- * traced by it.) */
-static void wait_restored(pid_t pid, pid_t parent, const char *prog)
+/* The first child of parent, or 0. */
+static pid_t child_of(pid_t parent)
+{
+	char path[64];
+	long pid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", parent, parent);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	return (pid_t)pid;
+}
+
+/* Wait until pid (or, if 0, cr_restart's child) runs prog again, as a child of
+ * parent, and nobody traces it any more: the restart is over. (Before that it is
+ * first a copy of cr_restart, then traced by it.) Returns the pid. */
+static pid_t wait_restored(pid_t pid, pid_t parent, const char *prog)
 {
 	double end = now() + timeout_s;
 	char path[64], exe[64], buf[4096];
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
 	for (;;) {
-		FILE *f = fopen(path, "r");
+		pid_t p = pid ? pid : child_of(parent);
+		FILE *f;
 		long ppid = -1, tracer = -1;
-		ssize_t n = readlink(exe, buf, sizeof(buf) - 1);
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", p);
+		snprintf(exe, sizeof(exe), "/proc/%d/exe", p);
+		f = p ? fopen(path, "r") : NULL;
+		n = p ? readlink(exe, buf, sizeof(buf) - 1) : -1;
 
 		buf[n > 0 ? n : 0] = '\0';
 		if (f && strcmp(buf, prog)) {
@@ -236,7 +263,7 @@ static void wait_restored(pid_t pid, pid_t parent, const char *prog)
 			}
 			fclose(f);
 			if (ppid == parent && tracer == 0)
-				return;
+				return p;
 		}
 		if (waitpid(parent, NULL, WNOHANG) == parent)
 			fail("cr_restart exited before pid %d was back", pid);
@@ -282,9 +309,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	name = argv[optind];
-	if (strcmp(mode, "continue") && strcmp(mode, "restart") && strcmp(mode, "cycles"))
+	if (strcmp(mode, "continue") && strcmp(mode, "restart") && strcmp(mode, "cycles") &&
+	    strcmp(mode, "newpid"))
 		fail("unknown mode");
-	if (!strcmp(mode, "restart"))
+	newpid = !strcmp(mode, "newpid");
+	if (!strcmp(mode, "restart") || newpid)
 		cycles = 1;
 	/* The program is named relative to where we were started. */
 	{
@@ -345,7 +374,16 @@ int main(int argc, char **argv)
 			close(to);
 			close(from);
 			rpid = restart(rst, &to, &from);
-			wait_restored(prog, rpid, argv[optind + 1]);
+			if (newpid) {
+				pid_t old = prog;
+
+				prog = wait_restored(0, rpid, argv[optind + 1]);
+				watched[nwatched++] = prog;
+				if (prog == old)
+					fail("--no-restore-pid gave back the same pid %d", prog);
+			} else {
+				wait_restored(prog, rpid, argv[optind + 1]);
+			}
 		}
 	}
 	if (write(to, "GO\n", 3) != 3)
