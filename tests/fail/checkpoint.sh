@@ -186,14 +186,16 @@ verdict "-F onto /dev/null" "$([ "$rc" = 0 ] || echo "exit $rc: $(errline)")"
 # the checkpoint lets the reader see the end.
 mkfifo "$W/fifo"
 exec 7<>"$W/fifo"
-timeout -k 5 "$TOOL_TIMEOUT" cat "$W/fifo" >"$W/fromfifo" &
+timeout -k 5 "$TOOL_TIMEOUT" cat "$W/fifo" >"$W/fromfifo" 7>&- &
 reader=$!
 started+=("$reader")
-run "$CKPT" -p --clobber -f "$W/fifo" "$T"
+run "$CKPT" -p --clobber -f "$W/fifo" "$T" 7>&-
 exec 7>&-
 wait "$reader"
+crc=$?
 why=""
 [ "$rc" = 0 ] || why="exit $rc: $(errline);"
+[ "$crc" = 0 ] || why="$why the reader ended with $crc (124: no end of file);"
 [ -p "$W/fifo" ] || why="$why the FIFO went;"
 run "$INFO" "$W/fromfifo"
 [ "$rc" = 0 ] || why="$why cr_info of what came through: exit $rc: $(errline);"
