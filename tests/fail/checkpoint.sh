@@ -112,7 +112,8 @@ for pol in --noclobber --clobber --atomic --backup=$W/d/bak --backup ""; do
 	[ "$(fileid "$W/d/ctx")" = "$was" ] || why="$why the file changed or went;"
 	extra=$(new_files "$W/listing" | tr '\n' ' ')
 	[ -n "$extra" ] && why="$why new files: $extra;"
-	verdict "pid 1 ${pol:-(default policy)}: the existing file is left as it was" "$why"
+	lab=${pol/=*/=NAME}
+	verdict "pid 1 ${lab:-(default policy)}: the existing file is left as it was" "$why"
 	# Put it back for the next policy, so one failure does not hide the others.
 	if [ ! -e "$W/d/ctx" ] || [ "$(fileid "$W/d/ctx")" != "$was" ]; then
 		rm -rf "$W/d" && mkdir "$W/d"
@@ -236,7 +237,7 @@ for fp in checkpoint:collect checkpoint:write; do
 		extra=$(new_files "$W/listing" | tr '\n' ' ')
 		[ -n "$extra" ] && why="$why left: $extra;"
 		why="$why$(target_ok "$W/snap")"
-		verdict "fault $fp $pol onto an existing file: the file stays, no backup" "$why"
+		verdict "fault $fp ${pol/=*/=NAME} onto an existing file: the file stays, no backup" "$why"
 	done
 done
 
