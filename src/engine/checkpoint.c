@@ -35,7 +35,7 @@
 #define PF_KTHREAD 0x00200000
 
 /* Who may be checkpointed at all. */
-static int admit(const struct ckpt_request *req, struct err *err)
+int checkpoint_admit(const struct ckpt_request *req, struct err *err)
 {
 	pid_t pid = req->pid;
 	struct proc_stat st;
@@ -256,7 +256,7 @@ int checkpoint_run(const struct ckpt_request *req, struct err *err)
 
 	memset(&c, 0, sizeof(c));
 	c.pidfd = c.memfd = -1;
-	rc = admit(req, err);
+	rc = checkpoint_admit(req, err);
 	if (rc < 0)
 		return rc;
 	m = model_new();

@@ -23,6 +23,11 @@ struct ckpt_request {
 	int signal; /* sent to the target after a successful checkpoint; 0 for none */
 };
 
+/* Whether req->pid may be checkpointed at all (pid 1, kernel threads, zombies,
+ * traced processes...): the tool asks before it opens the destination, so that a
+ * refused request touches no file. checkpoint_run() asks again. */
+int checkpoint_admit(const struct ckpt_request *req, struct err *err);
+
 /* Checkpoint req->pid. Returns 0 or a negative errno / BLCR code with err set. On
  * failure the target runs on as before. */
 int checkpoint_run(const struct ckpt_request *req, struct err *err);

@@ -453,9 +453,11 @@ static int restore_proc(struct rst_ctx *c, struct rst_result *res, struct err *e
 	rp->keep_base = maxfd + 1;
 	rc = check_ids(c, err);
 	if (rc < 0)
-		return rc;
-	if (pipe2(status, O_CLOEXEC) < 0)
-		return err_sys(err, "cannot create a pipe");
+		goto out_status;
+	if (pipe2(status, O_CLOEXEC) < 0) {
+		rc = err_sys(err, "cannot create a pipe");
+		goto out_status;
+	}
 	rc = rst_add_fd(rp, status[1], -1, true, true);
 	if (rc < 0)
 		goto out_status;

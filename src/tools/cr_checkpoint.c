@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -164,6 +165,8 @@ static int request(const struct ckpt_opts *o)
 	struct commit_arg ca = {&dest, o->sync};
 	struct ckpt_request req;
 	char file[64];
+	const char *name = o->file;
+	struct stat st;
 	sigset_t block;
 	bool quiet = o->verbosity < 0;
 	int rc;
@@ -180,22 +183,30 @@ static int request(const struct ckpt_opts *o)
 	sigaddset(&block, SIGTSTP);
 	sigprocmask(SIG_BLOCK, &block, NULL);
 
-	rc = resolve(o, &req.pid, &err);
-	if (rc < 0)
-		goto out;
 	if (o->dest == CDEST_DIR) {
 		rc = err_set(&err, -EINVAL, "--dir is not implemented yet");
 		goto out;
 	}
+	rc = resolve(o, &req.pid, &err);
+	if (rc < 0)
+		goto out;
+	req.scope = o->scope;
+	if (o->dest == CDEST_CWD) {
+		snprintf(file, sizeof(file), "context.%d", o->id);
+		name = file;
+	}
+	/* As BLCR, an existing file under --noclobber is the first thing said; but a
+	 * request refused outright must not touch the destination. */
+	if (o->dest != CDEST_FD && o->policy == CPOL_NOCLOBBER && lstat(name, &st) == 0) {
+		rc = err_set(&err, -EEXIST, "cannot open %s: %s", name, strerror(EEXIST));
+		goto out;
+	}
+	rc = checkpoint_admit(&req, &err);
+	if (rc < 0)
+		goto out;
 	if (o->dest == CDEST_FD) {
 		rc = dest_open_fd(&dest, o->fd, &err);
 	} else {
-		const char *name = o->file;
-
-		if (o->dest == CDEST_CWD) {
-			snprintf(file, sizeof(file), "context.%d", o->id);
-			name = file;
-		}
 		rc = dest_open_file(&dest, name, (enum dest_policy)o->policy, o->backup_name, &err);
 		if (rc == 0 && o->verbosity > 0 && !quiet)
 			fprintf(stderr, PROG ": writing %s, then renaming it to %s\n",
@@ -207,7 +218,6 @@ static int request(const struct ckpt_opts *o)
 		rc = err_sys(&err, "cannot set the time limit");
 		goto out;
 	}
-	req.scope = o->scope;
 	req.flags = o->save_flags;
 	req.fd = dest.fd;
 	req.dest_name = dest_display(&dest);

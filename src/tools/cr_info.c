@@ -118,6 +118,7 @@ int main(int argc, char **argv)
 		case 'F':
 			if (opt_int(optarg, 0, INT_MAX, &fdnum) < 0) {
 				fprintf(stderr, PROG ": bad descriptor '%s'\n", optarg);
+				usage(stderr);
 				return 255;
 			}
 			break;
@@ -147,10 +148,11 @@ int main(int argc, char **argv)
 	} else {
 		name = argv[optind];
 		fd = open(name, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			fprintf(stderr, PROG ": cannot open %s: %s\n", name, strerror(errno));
-			return tool_exit_code(-errno);
-		}
+	}
+	/* As cr_restart: a context that cannot be opened at all is a usage failure. */
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
+		fprintf(stderr, PROG ": cannot open context %s: %s\n", name, strerror(errno));
+		return 255;
 	}
 	rc = context_load(fd, name, IMG_PAGES_VERIFY, &m, &err);
 	if (rc < 0) {

@@ -418,12 +418,23 @@ static void creds_describe(const struct model *m, const struct proc_img *p, stru
 	out_obj_end(o);
 }
 
+static int creds_validate(struct model *m, struct proc_img *p, struct err *err)
+{
+	(void)m;
+	/* Decoding always allocates the group list: without it, no record was read. */
+	if (!p->creds.groups)
+		return err_set(err, -EINVAL, "pid %d: the context has no credentials record",
+			       p->pid);
+	return 0;
+}
+
 const struct state_ops creds_ops = {
     .name = "credentials",
     .recs = {REC_CREDS},
     .collect = creds_collect,
     .encode = creds_encode,
     .decode = creds_decode,
+    .validate = creds_validate,
     .prepare = creds_prepare,
     .restore = creds_restore,
     .describe = creds_describe,

@@ -9,8 +9,8 @@
  * Restore runs inside the new process, a copy of cr_restart: a trampoline page is
  * mapped where the saved layout leaves room, everything of cr_restart is unmapped,
  * the vdso is placed where it was, each area is mapped at its address and filled
- * with preadv() straight from the context file, then PR_SET_MM_MAP sets the mm
- * fields and the exe link. */
+ * from the mapped context file by cr_restart (UFFDIO_COPY, process_vm_writev), then
+ * PR_SET_MM_MAP sets the mm fields and the exe link. */
 #define LOG_PREFIX "memory: "
 #include "state.h"
 
@@ -630,7 +630,8 @@ static int decode_vmas(struct model *m, const struct img_rec *rec, const struct 
 		memcpy(mm->auxv, auxv, mm->auxv_len);
 	mm->vdso_crc = get_u64(&rd);
 	mm->vdso_len = get_u64(&rd);
-	n = get_count(&rd, 8 * 4 + 4 * 4 + 4 + 8 * 5, MAX_VMAS);
+	/* Smallest area: 3 x u64, 4 x u32, an empty path (u32), 5 x u64. */
+	n = get_count(&rd, 8 * 3 + 4 * 4 + 4 + 8 * 5, MAX_VMAS);
 	if (rd.bad)
 		return img_rec_corrupt(r, rec, rd.why, err);
 	p->vmas = calloc(n ? n : 1, sizeof(*p->vmas));

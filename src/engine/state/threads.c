@@ -357,9 +357,6 @@ static int threads_decode(struct model *m, const struct img_rec *rec, const stru
 
 static int threads_validate(struct model *m, struct proc_img *p, struct err *err)
 {
-	struct arch_cpu cpu;
-
-	arch_cpu_probe(&cpu);
 	if (!p->nthreads || p->threads[0].tid != p->pid)
 		return err_set(err, -EINVAL, "pid %d: the context has no record for its main thread",
 			       p->pid);
@@ -370,12 +367,22 @@ static int threads_validate(struct model *m, struct proc_img *p, struct err *err
 			return err_set(err, -EINVAL, "thread %d: FPU state of %u bytes, header says %u",
 				       t->tid, t->xstate_len, m->meta.xstate_size);
 	}
+	return 0;
+}
+
+/* The saved FPU state must fit this CPU (cr_info reads any context; restart may not). */
+static int threads_prepare(struct rst_ctx *c, struct err *err)
+{
+	const struct model *m = c->m;
+	struct arch_cpu cpu;
+
+	arch_cpu_probe(&cpu);
 	if ((m->meta.xcr0 & ~cpu.xcr0) || m->meta.xstate_size != cpu.xstate_size)
 		return err_set(err, -ENOSYS,
 			       "pid %d used CPU state (XCR0 %#llx, %u bytes) that this CPU does not "
 			       "have (XCR0 %#llx, %u bytes)",
-			       p->pid, (unsigned long long)m->meta.xcr0, m->meta.xstate_size,
-			       (unsigned long long)cpu.xcr0, cpu.xstate_size);
+			       c->rp->p->pid, (unsigned long long)m->meta.xcr0,
+			       m->meta.xstate_size, (unsigned long long)cpu.xcr0, cpu.xstate_size);
 	return 0;
 }
 
@@ -563,6 +570,7 @@ const struct state_ops threads_ops = {
 	.encode = threads_encode,
 	.decode = threads_decode,
 	.validate = threads_validate,
+	.prepare = threads_prepare,
 	.restore = threads_restore,
 	.finish = threads_finish,
 	.describe = threads_describe,
