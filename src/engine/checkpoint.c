@@ -96,6 +96,23 @@ int checkpoint_admit(const struct ckpt_request *req, struct err *err)
 	return 0;
 }
 
+/* Run on the CPU the target last ran on. Returns whether our affinity changed. */
+static bool pin_near(pid_t pid, cpu_set_t *old)
+{
+	struct proc_stat st;
+	cpu_set_t one;
+	int cpu;
+
+	if (procfs_stat(pid, 0, &st) < 0 || sched_getaffinity(0, sizeof(*old), old) < 0)
+		return false;
+	cpu = (int)st.f[39];
+	if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, old))
+		return false;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	return sched_setaffinity(0, sizeof(one), &one) == 0;
+}
+
 static uint64_t find_vdso(pid_t pid)
 {
 	char path[64], *line, *next;
@@ -212,9 +229,12 @@ static int collect(struct dump_ctx *c, struct err *err)
 	if (c->seized->stopped)
 		c->p->flags |= PROC_STOPPED;
 	for (unsigned int i = 0; i < state_count; i++) {
+		double t0 = log_now_ms();
+
 		if (!state_table[i]->collect)
 			continue;
 		rc = state_table[i]->collect(c, err);
+		log_debug("collect %s: %.3f ms", state_table[i]->name, log_now_ms() - t0);
 		if (rc < 0) {
 			log_debug("collect %s failed", state_table[i]->name);
 			return rc;
@@ -252,6 +272,9 @@ int checkpoint_run(const struct ckpt_request *req, struct err *err)
 	struct dump_ctx c;
 	struct model *m = NULL;
 	struct proc_img *p;
+	cpu_set_t old_cpus;
+	double t0;
+	bool pinned;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
@@ -277,7 +300,12 @@ int checkpoint_run(const struct ckpt_request *req, struct err *err)
 	c.seized = &seized;
 	c.save_flags = req->flags;
 
+	/* Each injected call is a round trip between us and a target thread: on one CPU
+	 * it costs a few microseconds, across CPUs several times that. */
+	pinned = pin_near(req->pid, &old_cpus);
+	t0 = log_now_ms();
 	rc = seize_proc(&seized, req->pid, err);
+	log_debug("seize: %.3f ms", log_now_ms() - t0);
 	if (rc < 0)
 		goto out_model;
 	/* Tests: the target dies while frozen, as if it exited mid-checkpoint. */
@@ -286,10 +314,17 @@ int checkpoint_run(const struct ckpt_request *req, struct err *err)
 	rc = open_handles(&c, err);
 	if (rc == 0)
 		rc = collect(&c, err);
+	/* Writing uses two threads on whatever CPUs they like. */
+	if (pinned)
+		sched_setaffinity(0, sizeof(old_cpus), &old_cpus);
+	pinned = false;
 	if (rc == 0 && fault_armed("checkpoint:collect"))
 		rc = err_set(err, -EIO, "fault injected after collecting pid %d", req->pid);
+	t0 = log_now_ms();
 	if (rc == 0)
 		rc = write_context(&c, req, err);
+	log_debug("write: %.3f ms", log_now_ms() - t0);
+	t0 = log_now_ms();
 	if (rc == 0 && fault_armed("checkpoint:write"))
 		rc = err_set(err, -ENOSPC, "fault injected after writing pid %d", req->pid);
 	if (rc == 0 && req->commit)
@@ -302,13 +337,18 @@ int checkpoint_run(const struct ckpt_request *req, struct err *err)
 		if (unmap_scratch(&c, &e2) < 0 && rc == 0)
 			rc = err_set(err, e2.code, "%s", e2.msg);
 	}
+	log_debug("commit: %.3f ms", log_now_ms() - t0);
+	t0 = log_now_ms();
 	/* After a failure the target runs on as if nothing had happened. */
 	seize_release(&seized, rc < 0 ? 0 : req->signal);
+	log_debug("release: %.3f ms", log_now_ms() - t0);
 	if (c.pidfd >= 0)
 		close(c.pidfd);
 	if (c.memfd >= 0)
 		close(c.memfd);
 out_model:
+	if (pinned)
+		sched_setaffinity(0, sizeof(old_cpus), &old_cpus);
 	for (unsigned int i = 0; i < state_count; i++)
 		if (state_table[i]->dump_cleanup)
 			state_table[i]->dump_cleanup(&c);

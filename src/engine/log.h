@@ -17,6 +17,8 @@ enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 extern int log_verbosity; /* LOG_WARN by default */
 
+/* Milliseconds on the monotonic clock, for timing phases in debug output. */
+double log_now_ms(void);
 void log_print(enum log_level lvl, const char *prefix, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
