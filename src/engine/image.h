@@ -35,7 +35,7 @@ enum rec_type {
 	REC_TIMERS = 7,
 	REC_FILE = 8,
 	REC_FDS = 9,
-	REC_PIPE = 10,
+	REC_PIPE = 10, /* reserved: pipes travel in their file records */
 	REC_CREDS = 11,
 	REC_END = 0x7fff,
 };

@@ -39,12 +39,12 @@ void model_free(struct model *m)
 	for (uint32_t i = 0; i < m->nprocs; i++)
 		proc_fini(&m->procs[i]);
 	free(m->procs);
-	for (uint32_t i = 0; i < m->nfiles; i++)
+	for (uint32_t i = 0; i < m->nfiles; i++) {
 		free(m->files[i].path);
+		if (m->files[i].kd_free)
+			m->files[i].kd_free(m->files[i].kd);
+	}
 	free(m->files);
-	for (uint32_t i = 0; i < m->npipes; i++)
-		free(m->pipes[i].data);
-	free(m->pipes);
 	free(m->spans);
 	free(m);
 }
@@ -78,14 +78,6 @@ struct file_img *model_find_file(struct model *m, uint32_t id)
 	for (uint32_t i = 0; i < m->nfiles; i++)
 		if (m->files[i].id == id)
 			return &m->files[i];
-	return NULL;
-}
-
-struct pipe_img *model_find_pipe(struct model *m, uint32_t id)
-{
-	for (uint32_t i = 0; i < m->npipes; i++)
-		if (m->pipes[i].id == id)
-			return &m->pipes[i];
 	return NULL;
 }
 

@@ -214,24 +214,18 @@ struct proc_img {
 	uint32_t nfds;
 };
 
+/* The kinds of open file, each handled by a module state/fd_*.c (see fdkind.h). The
+ * values are stored in contexts: never renumber, only add. */
 enum file_kind {
-	FILE_REG = 1,  /* regular file or directory, reopened by path */
-	FILE_CHR,      /* a character device reopened by path (/dev/null, ...) */
-	FILE_PIPE,     /* one end of a pipe whose both ends are in the checkpoint */
-	FILE_EXTERNAL, /* leads outside: bound at restart to cr_restart's descriptor */
-	FILE_KIND_MAX,
+	FILE_REG = 1,      /* regular file, directory or O_PATH, reopened by path */
+	FILE_CHR = 2,      /* a character device reopened by path (/dev/null, /dev/tty...) */
+	FILE_PIPE = 3,     /* one end of a pipe whose both ends are in the checkpoint */
+	FILE_EXTERNAL = 4, /* leads outside: bound at restart to cr_restart's descriptor */
+	FILE_KIND_MAX = 32,
 };
 
-/* What an external descriptor was, for messages and the dangling-pipe rule. */
-enum ext_kind {
-	EXT_TTY = 1,
-	EXT_PIPE_R,
-	EXT_PIPE_W,
-	EXT_SOCKET,
-	EXT_OTHER,
-};
-
-/* An open file description, shared by every descriptor that refers to it. */
+/* An open file description, shared by every descriptor that refers to it. What all
+ * kinds have is here; the rest is the kind's own (kd). */
 struct file_img {
 	uint32_t id;
 	uint32_t kind;  /* enum file_kind */
@@ -241,16 +235,8 @@ struct file_img {
 	uint64_t size;  /* regular files: size at checkpoint */
 	uint64_t dev, ino, rdev;
 	char *path;
-	uint32_t ext;     /* FILE_EXTERNAL: enum ext_kind */
-	uint32_t pipe_id; /* FILE_PIPE: struct pipe_img.id */
-};
-
-struct pipe_img {
-	uint32_t id;
-	uint64_t ino;
-	uint32_t size; /* F_GETPIPE_SZ */
-	uint8_t *data;
-	uint32_t len;
+	void *kd;                /* the kind's own data */
+	void (*kd_free)(void *); /* how to free it */
 };
 
 struct model {
@@ -259,8 +245,6 @@ struct model {
 	uint32_t nprocs;
 	struct file_img *files;
 	uint32_t nfiles;
-	struct pipe_img *pipes;
-	uint32_t npipes;
 	struct img_span *spans; /* page data to verify while restoring */
 	uint32_t nspans, cap_spans;
 };
@@ -271,7 +255,6 @@ void model_free(struct model *m);
 void *model_grow(void **arr, uint32_t *n, size_t elsize);
 struct proc_img *model_find_proc(struct model *m, pid_t pid);
 struct file_img *model_find_file(struct model *m, uint32_t id);
-struct pipe_img *model_find_pipe(struct model *m, uint32_t id);
 int model_add_run(struct proc_img *p, uint64_t vaddr, uint64_t npages, uint64_t file_off);
 int model_add_span(struct model *m, uint64_t off, uint64_t len, uint32_t crc);
 

@@ -63,7 +63,7 @@ last=$((nrec - 1))
 
 kinds=" ${R_NAME[*]} "
 why=""
-for k in header process memory-map pages thread signals timers file descriptors pipe \
+for k in header process memory-map pages thread signals timers file descriptors \
 	credentials end; do
 	case $kinds in
 	*" $k "*) ;;

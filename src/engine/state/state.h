@@ -83,6 +83,7 @@ struct rst_ctx {
 	uint64_t img_len;
 	const char *img_name;
 	struct rst_proc *rp;   /* the process being restored */
+	void *fdk_state[32];   /* per kind of open file, for this restart (fdkind.h) */
 };
 
 /* Add a descriptor the new process must start with, at child_fd; child_fd < 0 asks

@@ -1,0 +1,420 @@
+/* state/fd_pipe.c: pipes whose read and write ends are both in the checkpoint, with
+ * the data in them (read with tee(), so the process keeps it), their size and each
+ * end's flags (O_NONBLOCK, O_DIRECT packet mode). A pipe with only one end here
+ * leads outside: it is given to fd_external.c.
+ *
+ * The pipe's data travels with one of its read-end descriptions (the holder). At
+ * restart each pipe is made once, refilled, and each of its open file descriptions
+ * given out: the first of an end is the pipe's own, later ones are new descriptions
+ * of it (/proc/self/fd). Not yet: data in packets (its boundaries are not saved). */
+#define LOG_PREFIX "pipes: "
+#include "fdkind.h"
+
+#include "../err.h"
+#include "../log.h"
+#include "../../util/buf.h"
+#include "../../util/out.h"
+#include "../../util/wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../banned.h"
+
+#define MAX_PIPE_DATA (1u << 30)
+
+struct pipe_data {
+	uint64_t pipe;   /* the pipe: its inode at the checkpoint */
+	uint32_t size;   /* F_GETPIPE_SZ */
+	uint32_t holder; /* this description carries the data */
+	uint8_t *data;
+	uint32_t len;
+};
+
+static void pipe_data_free(void *p)
+{
+	struct pipe_data *pd = p;
+
+	if (pd)
+		free(pd->data);
+	free(pd);
+}
+
+static struct pipe_data *pipe_data_new(struct file_img *f)
+{
+	struct pipe_data *pd = fdkind_data(f, sizeof(*pd));
+
+	if (pd)
+		f->kd_free = pipe_data_free;
+	return pd;
+}
+
+static bool is_read_end(const struct file_img *f)
+{
+	return (f->flags & O_ACCMODE) == O_RDONLY;
+}
+
+static int pipe_claim(struct dump_ctx *c, const struct fd_scan *s, struct err *err)
+{
+	(void)c;
+	(void)err;
+	return S_ISFIFO(s->st.st_mode) && !strncmp(s->link, "pipe:[", 6);
+}
+
+static int pipe_collect(struct dump_ctx *c, const struct fd_scan *s, struct file_img *f,
+			struct err *err)
+{
+	struct pipe_data *pd = pipe_data_new(f);
+
+	(void)c;
+	if (!pd)
+		return err_set(err, -ENOMEM, "out of memory");
+	pd->pipe = s->st.st_ino;
+	return 0;
+}
+
+/* Read what a pipe holds without taking it: tee() into a private pipe, then read
+ * that. tee() keeps each buffer's packet flag, and read() stops after a packet
+ * (O_DIRECT pipes): a short read means the data is in packets, whose boundaries are
+ * not saved yet. */
+static int peek(struct dump_ctx *c, int target_fd, const char *link, bool packets,
+		struct pipe_data *pd, struct err *err)
+{
+	int fd = (int)syscall(SYS_pidfd_getfd, c->pidfd, target_fd, 0);
+	int tmp[2] = {-1, -1};
+	int size, rc = 0;
+	ssize_t n, got;
+
+	if (fd < 0)
+		return err_sys(err, "pid %d: cannot take a copy of descriptor %d", c->p->pid,
+			       target_fd);
+	size = fcntl(fd, F_GETPIPE_SZ);
+	if (size <= 0) {
+		rc = err_sys(err, "pid %d: cannot read the size of the pipe on descriptor %d",
+			     c->p->pid, target_fd);
+		goto out;
+	}
+	pd->size = (uint32_t)size;
+	if (pipe2(tmp, O_CLOEXEC | O_NONBLOCK) < 0) {
+		rc = err_sys(err, "cannot create a pipe");
+		goto out;
+	}
+	/* As many slots as the target's pipe, so that tee() can copy every buffer. */
+	if (fcntl(tmp[1], F_SETPIPE_SZ, size) < 0 && size > 65536) {
+		rc = err_sys(err, "pid %d: cannot peek into the %d-byte pipe on descriptor %d",
+			     c->p->pid, size, target_fd);
+		goto out;
+	}
+	n = tee(fd, tmp[1], pd->size, SPLICE_F_NONBLOCK);
+	if (n < 0 && errno != EAGAIN) {
+		rc = err_sys(err, "pid %d: cannot peek into the pipe on descriptor %d", c->p->pid,
+			     target_fd);
+		goto out;
+	}
+	if (n <= 0)
+		goto out;
+	if (packets) {
+		rc = fdkind_unsupported(c, target_fd, "pipe in packet mode (O_DIRECT) holding data",
+					link, err);
+		goto out;
+	}
+	pd->data = malloc((size_t)n);
+	if (!pd->data) {
+		rc = err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	got = read(tmp[0], pd->data, (size_t)n);
+	if (got >= 0 && got < n) {
+		rc = fdkind_unsupported(c, target_fd, "pipe holding data in packets", link, err);
+		goto out;
+	}
+	if (got != n) {
+		rc = err_sys(err, "pid %d: cannot read the data of the pipe on descriptor %d",
+			     c->p->pid, target_fd);
+		goto out;
+	}
+	pd->len = (uint32_t)n;
+out:
+	if (tmp[0] >= 0)
+		close(tmp[0]);
+	if (tmp[1] >= 0)
+		close(tmp[1]);
+	close(fd);
+	return rc;
+}
+
+static bool same_pipe(const struct file_img *f, const struct file_img *g)
+{
+	const struct pipe_data *a = f->kd, *b = g->kd;
+
+	return f->kind == FILE_PIPE && g->kind == FILE_PIPE && a && b && a->pipe == b->pipe;
+}
+
+/* A pipe whose read and write ends are both here is restored, its data kept by the
+ * first read end; otherwise each of its ends leads outside. */
+static int pipe_settle(struct dump_ctx *c, const struct fd_scan *sc, uint32_t n, uint32_t first,
+		       struct err *err)
+{
+	struct model *m = c->m;
+
+	for (uint32_t i = first; i < m->nfiles; i++) {
+		struct file_img *f = &m->files[i];
+		bool rd = false, wr = false, packets = false, decided = false;
+		const struct fd_scan *reader = NULL;
+		struct pipe_data *pd;
+
+		if (f->kind != FILE_PIPE)
+			continue;
+		for (uint32_t k = first; k < m->nfiles; k++) {
+			struct file_img *g = &m->files[k];
+			const struct pipe_data *gd = g->kd;
+
+			if (!same_pipe(f, g))
+				continue;
+			decided |= gd->holder || gd->size;
+			if (is_read_end(g))
+				rd = true;
+			else
+				wr = true;
+			packets |= (g->flags & O_DIRECT) != 0;
+		}
+		if (decided)
+			continue;
+		if (!rd || !wr) {
+			uint64_t pipe = ((struct pipe_data *)f->kd)->pipe;
+
+			for (uint32_t k = first; k < m->nfiles; k++) {
+				struct file_img *g = &m->files[k];
+
+				if (g->kind == FILE_PIPE && ((struct pipe_data *)g->kd)->pipe == pipe &&
+				    fd_external_mark(g, is_read_end(g) ? EXT_PIPE_R : EXT_PIPE_W) < 0)
+					return err_set(err, -ENOMEM, "out of memory");
+			}
+			continue;
+		}
+		for (uint32_t k = 0; k < n && !reader; k++)
+			if (same_pipe(f, &m->files[sc[k].file]) && is_read_end(&m->files[sc[k].file]))
+				reader = &sc[k];
+		pd = m->files[reader->file].kd;
+		pd->holder = 1;
+		if (peek(c, reader->fd, reader->link, packets, pd, err) < 0)
+			return err->code;
+		for (uint32_t k = first; k < m->nfiles; k++)
+			if (same_pipe(f, &m->files[k]))
+				((struct pipe_data *)m->files[k].kd)->size = pd->size;
+	}
+	return 0;
+}
+
+static void pipe_encode(const struct file_img *f, struct buf *b)
+{
+	const struct pipe_data *pd = f->kd;
+
+	put_u64(b, pd->pipe);
+	put_u32(b, pd->size);
+	put_u32(b, pd->holder);
+	put_blob(b, pd->data, pd->len);
+}
+
+static int pipe_decode(struct file_img *f, struct wire_rd *rd, struct err *err)
+{
+	struct pipe_data *pd = pipe_data_new(f);
+	const void *data;
+
+	if (!pd)
+		return err_set(err, -ENOMEM, "out of memory");
+	pd->pipe = get_u64(rd);
+	pd->size = get_u32(rd);
+	pd->holder = get_u32(rd);
+	data = get_blob(rd, MAX_PIPE_DATA, &pd->len);
+	if (rd->bad)
+		return 0;
+	/* The kernel gives pipes a power of two of pages. */
+	if (pd->size < 4096 || pd->size > MAX_PIPE_DATA || (pd->size & (pd->size - 1)))
+		wr_fail(rd, "impossible pipe size");
+	else if (pd->holder > 1 || pd->len > pd->size || (pd->len && !pd->holder))
+		wr_fail(rd, "pipe data that does not fit the pipe");
+	else if (!S_ISFIFO(f->mode))
+		wr_fail(rd, "file type does not match its kind");
+	if (pd->len && !rd->bad) {
+		pd->data = malloc(pd->len);
+		if (!pd->data)
+			return err_set(err, -ENOMEM, "out of memory");
+		memcpy(pd->data, data, pd->len);
+	}
+	return 0;
+}
+
+/* Both ends, and exactly one holder of the data. */
+static int pipe_check(const struct model *m, const struct file_img *f, struct err *err)
+{
+	bool rd = false, wr = false;
+	int holders = 0;
+
+	for (uint32_t i = 0; i < m->nfiles; i++) {
+		const struct file_img *g = &m->files[i];
+
+		if (!same_pipe(f, g))
+			continue;
+		if (is_read_end(g))
+			rd = true;
+		else
+			wr = true;
+		holders += ((const struct pipe_data *)g->kd)->holder;
+	}
+	if (!rd || !wr || holders != 1)
+		return err_set(err, -EINVAL, "file %u: a pipe without both ends or its data", f->id);
+	return 0;
+}
+
+/* ---- restart: each pipe made once ---- */
+
+struct made_pipe {
+	uint64_t pipe;
+	int fd[2];
+	bool used[2];
+};
+
+struct pipe_state {
+	struct made_pipe *p;
+	uint32_t n;
+};
+
+static int make_pipe(struct rst_ctx *c, const struct pipe_data *pd, int fds[2], struct err *err)
+{
+	const struct proc_img *p = c->rp->p;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return err_sys(err, "pid %d: cannot create a pipe", p->pid);
+	if (pd->size != 65536 && fcntl(fds[1], F_SETPIPE_SZ, (int)pd->size) < 0) {
+		/* Beyond pipe-max-size without CAP_SYS_RESOURCE, or the user's quota. */
+		if (pd->len > 65536)
+			return err_sys(err, "pid %d: cannot give a pipe its %u bytes", p->pid,
+				       pd->size);
+		kmsg_add(KMSG_WARN, "pid %d: a pipe of %u bytes is back with 65536: %s", p->pid,
+			 pd->size, strerror(errno));
+	}
+	if (pd->len) {
+		int fl = fcntl(fds[1], F_GETFL);
+		ssize_t n;
+
+		fcntl(fds[1], F_SETFL, fl | O_NONBLOCK);
+		n = write(fds[1], pd->data, pd->len);
+		fcntl(fds[1], F_SETFL, fl);
+		if (n != (ssize_t)pd->len)
+			return err_set(err, -EIO, "pid %d: cannot refill a pipe with %u bytes",
+				       p->pid, pd->len);
+	}
+	return 0;
+}
+
+static struct made_pipe *find_or_make(struct rst_ctx *c, const struct file_img *f,
+				      struct err *err)
+{
+	struct pipe_state **st = (struct pipe_state **)fdkind_rst_state(c, FILE_PIPE);
+	const struct pipe_data *pd = f->kd, *holder = NULL;
+	struct made_pipe *mp;
+
+	if (!*st) {
+		*st = calloc(1, sizeof(**st));
+		if (!*st) {
+			err_set(err, -ENOMEM, "out of memory");
+			return NULL;
+		}
+	}
+	for (uint32_t i = 0; i < (*st)->n; i++)
+		if ((*st)->p[i].pipe == pd->pipe)
+			return &(*st)->p[i];
+	for (uint32_t i = 0; i < c->m->nfiles && !holder; i++)
+		if (same_pipe(f, &c->m->files[i]) &&
+		    ((const struct pipe_data *)c->m->files[i].kd)->holder)
+			holder = c->m->files[i].kd;
+	mp = model_grow((void **)&(*st)->p, &(*st)->n, sizeof(*mp));
+	if (!mp) {
+		err_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	mp->pipe = pd->pipe;
+	mp->fd[0] = mp->fd[1] = -1;
+	if (make_pipe(c, holder ? holder : pd, mp->fd, err) < 0)
+		return NULL;
+	return mp;
+}
+
+static int pipe_open(struct rst_ctx *c, const struct file_img *f, int fdnum, bool *borrowed,
+		     struct err *err)
+{
+	struct made_pipe *mp = find_or_make(c, f, err);
+	int end = is_read_end(f) ? 0 : 1;
+	int fd;
+
+	(void)fdnum;
+	(void)borrowed;
+	if (!mp)
+		return err->code;
+	if (!mp->used[end]) {
+		mp->used[end] = true;
+		fd = fcntl(mp->fd[end], F_DUPFD_CLOEXEC, 0);
+	} else {
+		/* Another open file description of the same end. */
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", mp->fd[end]);
+		fd = open(path, (end ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return err_sys(err, "pid %d: cannot open a pipe end", c->rp->p->pid);
+	/* O_DIRECT on a write end: each write becomes a packet. */
+	if (fcntl(fd, F_SETFL, (int)(f->flags & (O_NONBLOCK | O_APPEND | O_DIRECT))) < 0) {
+		close(fd);
+		return err_sys(err, "pid %d: cannot set pipe flags", c->rp->p->pid);
+	}
+	return fd;
+}
+
+static void pipe_cleanup(struct rst_ctx *c)
+{
+	struct pipe_state **st = (struct pipe_state **)fdkind_rst_state(c, FILE_PIPE);
+
+	if (!*st)
+		return;
+	for (uint32_t i = 0; i < (*st)->n; i++) {
+		if ((*st)->p[i].fd[0] >= 0)
+			close((*st)->p[i].fd[0]);
+		if ((*st)->p[i].fd[1] >= 0)
+			close((*st)->p[i].fd[1]);
+	}
+	free((*st)->p);
+	free(*st);
+	*st = NULL;
+}
+
+static void pipe_describe(const struct file_img *f, struct out *o)
+{
+	const struct pipe_data *pd = f->kd;
+
+	out_u64(o, "pipe", pd->pipe);
+	out_str(o, "end", is_read_end(f) ? "read" : "write");
+	out_u64(o, "size", pd->size);
+	if (pd->holder)
+		out_u64(o, "bytes_in_pipe", pd->len);
+}
+
+const struct fd_kind fd_pipe_kind = {
+	.kind = FILE_PIPE,
+	.name = "pipe",
+	.claim = pipe_claim,
+	.collect = pipe_collect,
+	.settle = pipe_settle,
+	.encode = pipe_encode,
+	.decode = pipe_decode,
+	.check = pipe_check,
+	.open = pipe_open,
+	.cleanup = pipe_cleanup,
+	.describe = pipe_describe,
+};
