@@ -68,11 +68,18 @@ struct rst_proc {
 	bool stopped_after;   /* leave it stopped (saved state or --stop) */
 };
 
+/* --relocate OLD=NEW pairs, in command-line order (the first match applies). */
+struct rst_reloc {
+	const char *from, *to;
+};
+
 struct rst_opts {
 	bool restore_pid;
 	bool restore_pgid;
 	bool restore_sid;
 	int signal; /* sent after restart, 0 for none */
+	const struct rst_reloc *relocs;
+	size_t nrelocs;
 };
 
 struct rst_ctx {
@@ -91,6 +98,12 @@ struct rst_ctx {
  * cr_restart closes parent_fd once the process has its copy. Returns the child's fd
  * number or -ENOMEM (parent_fd is then not taken). */
 int rst_add_fd(struct rst_proc *rp, int parent_fd, int child_fd, bool owned, bool cloexec);
+/* The path to use at restart for one saved in the context, after --relocate: saved
+ * itself, or buf holding the relocated path. NULL (with err set, ENAMETOOLONG) if the
+ * result does not fit in n bytes. Every path a module opens at restart goes through
+ * here. */
+const char *rst_path(const struct rst_ctx *c, const char *saved, char *buf, size_t n,
+		     struct err *err);
 /* Scratch memory in the new process: copy data there and get its address. */
 int rst_scratch_put(struct rst_proc *rp, uint64_t off, const void *p, size_t n, uint64_t *addr,
 		    struct err *err);
