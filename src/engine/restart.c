@@ -16,6 +16,7 @@
 #include "inject.h"
 #include "log.h"
 #include "ptrace_util.h"
+#include "reloc.h"
 #include "version.h"
 #include "../util/buf.h"
 #include "../util/procfs.h"
@@ -97,11 +98,23 @@ bool restart_fd_inherited(int fd)
 const char *rst_path(const struct rst_ctx *c, const char *saved, char *buf, size_t n,
 		     struct err *err)
 {
-	(void)c;
-	(void)buf;
-	(void)n;
-	(void)err;
-	return saved; /* --relocate comes here */
+	const struct rst_opts *o = c->opts;
+
+	/* In command-line order: the first pair that covers the path is the only one
+	 * applied, as BLCR does. No allocation: the new process calls this too. */
+	for (size_t i = 0; o && i < o->nrelocs; i++) {
+		int r = reloc_one(o->relocs[i].from, o->relocs[i].to, saved, buf, n);
+
+		if (r < 0) {
+			err_set(err, -ENAMETOOLONG,
+				"--relocate %s=%s: '%s' becomes too long a path (PATH_MAX)",
+				o->relocs[i].from, o->relocs[i].to, saved);
+			return NULL;
+		}
+		if (r > 0)
+			return buf;
+	}
+	return saved;
 }
 
 int rst_add_fd(struct rst_proc *rp, int parent_fd, int child_fd, bool owned, bool cloexec)

@@ -8,8 +8,11 @@
 #include "engine/restart.h"
 #include "engine/version.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,16 +184,117 @@ static int __attribute__((noreturn)) mimic(int st)
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
 }
 
-static int open_source(const struct rst_cli *o, const char **ret_name, char *namebuf,
-		       size_t namelen)
+/* A context name cr_checkpoint -d writes: "context." and a pid. */
+static bool is_context_name(const char *name)
 {
-	if (o->src == RSRC_FD) {
-		snprintf(namebuf, namelen, "<fd%d>", o->fd);
-		*ret_name = namebuf;
-		return fcntl(o->fd, F_GETFD) < 0 ? -1 : o->fd;
+	long pid;
+
+	if (strncmp(name, "context.", 8))
+		return false;
+	return opt_int(name + 8, 1, INT32_MAX, &pid) == 0;
+}
+
+/* Where the context comes from, or why it cannot be used: the class and exit code to
+ * fail with, and the message. */
+struct source {
+	int fd;
+	const char *name;
+	char path[PATH_MAX + 16];
+	enum rst_hook cls;
+	int code;
+	char msg[PATH_MAX + 128];
+};
+
+static int source_fail(struct source *s, enum rst_hook cls, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int source_fail(struct source *s, enum rst_hook cls, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->msg, sizeof(s->msg), fmt, ap);
+	va_end(ap);
+	s->cls = cls;
+	s->code = code;
+	return -1;
+}
+
+/* -d DIR, as cr_checkpoint -d writes it: one context file "context.PID" per process.
+ * Other entries are not crest's and are left alone. */
+static int open_dir_source(const char *dir, struct source *s)
+{
+	char first[NAME_MAX + 1] = "";
+	struct dirent *de;
+	int n = 0, e;
+	DIR *d;
+
+	d = opendir(dir);
+	if (!d)
+		return source_fail(s, HOOK_ARGS, 255, "cannot open context directory %s: %s", dir,
+				   strerror(errno));
+	while ((errno = 0, de = readdir(d))) {
+		struct stat st;
+
+		if (!is_context_name(de->d_name) || fstatat(dirfd(d), de->d_name, &st, 0) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (!n++)
+			snprintf(first, sizeof(first), "%s", de->d_name);
 	}
-	*ret_name = o->file;
-	return open(o->file, O_RDONLY | O_CLOEXEC);
+	e = errno;
+	closedir(d);
+	if (e)
+		return source_fail(s, HOOK_ARGS, 255, "cannot read context directory %s: %s", dir,
+				   strerror(e));
+	if (n == 0)
+		return source_fail(s, HOOK_ARGS, EINVAL,
+				   "%s holds no context file (context.PID): not a directory "
+				   "written by cr_checkpoint -d",
+				   dir);
+	if (n > 1)
+		return source_fail(s, HOOK_PERM, ENOTSUP,
+				   "%s holds %d context files; restarting several processes is "
+				   "not supported yet",
+				   dir, n);
+	snprintf(s->path, sizeof(s->path), "%s/%s", dir, first);
+	s->name = s->path;
+	s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	if (s->fd < 0)
+		return source_fail(s, HOOK_ARGS, 255, "cannot open context %s: %s", s->path,
+				   strerror(errno));
+	return s->fd;
+}
+
+static int open_source(const struct rst_cli *o, struct source *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	switch (o->src) {
+	case RSRC_FD:
+		snprintf(s->path, sizeof(s->path), "<fd%d>", o->fd);
+		s->name = s->path;
+		if (fcntl(o->fd, F_GETFD) < 0)
+			return source_fail(s, HOOK_ARGS, 255, "cannot open context %s: %s",
+					   s->name, strerror(errno));
+		s->fd = o->fd;
+		return s->fd;
+	case RSRC_DIR:
+		return open_dir_source(o->dir, s);
+	default:
+		s->name = o->file;
+		s->fd = open(o->file, O_RDONLY | O_CLOEXEC);
+		if (s->fd < 0)
+			return source_fail(s, HOOK_ARGS, 255, "cannot open context %s: %s",
+					   s->name, strerror(errno));
+		return s->fd;
+	}
+}
+
+static void close_source(const struct rst_cli *o, struct source *s)
+{
+	if (s->fd >= 0 && (o->src != RSRC_FD || s->fd != o->fd))
+		close(s->fd);
+	s->fd = -1;
 }
 
 int main(int argc, char **argv)
@@ -198,11 +302,12 @@ int main(int argc, char **argv)
 	struct rst_cli o;
 	struct rst_request req;
 	struct rst_result res;
+	struct rst_reloc *relocs = NULL;
+	struct source src;
 	struct err err = {0};
 	sigset_t all, orig;
-	char msg[512], namebuf[32];
-	const char *name;
-	int rc, fd, st;
+	char msg[512];
+	int rc, st;
 
 	restart_note_inherited_fds();
 	sigprocmask(SIG_SETMASK, NULL, &orig);
@@ -228,20 +333,20 @@ int main(int argc, char **argv)
 	}
 	if (o.quiet)
 		log_verbosity = -1; /* nothing of ours on stderr, warnings included */
-	if (o.src == RSRC_DIR) {
-		rc = fail(&o, HOOK_ARGS, EINVAL, "--dir is not implemented yet", &orig);
-		rst_cli_fini(&o);
-		return rc;
-	}
+	/* The engine's view of --relocate: the pairs in command-line order. */
 	if (o.nrelocs) {
-		rc = fail(&o, HOOK_ARGS, EINVAL, "--relocate is not implemented yet", &orig);
-		rst_cli_fini(&o);
-		return rc;
+		relocs = calloc(o.nrelocs, sizeof(*relocs));
+		if (!relocs) {
+			rc = fail(&o, HOOK_TEMP, ENOMEM, "out of memory", &orig);
+			rst_cli_fini(&o);
+			return rc;
+		}
+		for (size_t i = 0; i < o.nrelocs; i++)
+			relocs[i] = (struct rst_reloc){o.relocs[i].from, o.relocs[i].to};
 	}
-	fd = open_source(&o, &name, namebuf, sizeof(namebuf));
-	if (fd < 0) {
-		snprintf(msg, sizeof(msg), "cannot open context %s: %s", name, strerror(errno));
-		rc = fail(&o, HOOK_ARGS, 255, msg, &orig);
+	if (open_source(&o, &src) < 0) {
+		rc = fail(&o, src.cls, src.code, src.msg, &orig);
+		free(relocs);
 		rst_cli_fini(&o);
 		return rc;
 	}
@@ -253,15 +358,17 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 
 	memset(&req, 0, sizeof(req));
-	req.fd = fd;
-	req.name = name;
+	req.fd = src.fd;
+	req.name = src.name;
 	req.opts.restore_pid = o.restore_pid;
 	req.opts.restore_pgid = o.restore_pgid;
 	req.opts.restore_sid = o.restore_sid;
 	req.opts.signal = o.signal;
+	req.opts.relocs = relocs;
+	req.opts.nrelocs = o.nrelocs;
 	rc = restart_run(&req, &res, &err);
-	if (fd != o.fd)
-		close(fd);
+	free(relocs);
+	close_source(&o, &src);
 	if (rc < 0) {
 		rc = fail(&o, failure_class(rc), tool_exit_code(rc), err.msg, &orig);
 		rst_cli_fini(&o);

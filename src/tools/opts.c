@@ -568,6 +568,12 @@ int rst_parse(int argc, char **argv, struct rst_cli *o, char *msg, size_t msglen
 	if (o->src == RSRC_FILE || o->src == RSRC_FD) {
 		if (optind != argc)
 			return say(msg, msglen, OPT_USAGE, "no FILE may follow -f or -F");
+	} else if (o->src == RSRC_DIR) {
+		/* A FILE besides -d DIR is a second source, as in BLCR (which refused -d
+		 * itself with EINVAL). */
+		if (optind != argc)
+			return say(msg, msglen, -EINVAL,
+				   "only one source (-f, -F, -d or FILE) may be given");
 	} else if (o->src == RSRC_NONE) {
 		if (argc - optind != 1)
 			return say(msg, msglen, OPT_USAGE, "exactly one context FILE must be given");

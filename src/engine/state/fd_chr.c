@@ -60,23 +60,28 @@ static int chr_open(struct rst_ctx *c, const struct file_img *f, int fdnum, bool
 {
 	const struct proc_img *p = c->rp->p;
 	int flags = (int)(f->flags & REOPEN_FLAGS) | O_CLOEXEC | O_NOCTTY;
+	char buf[MODEL_MAX_PATH];
+	const char *path;
 	struct stat st;
 	int fd;
 
 	(void)borrowed;
-	fd = open(f->path, flags);
+	path = rst_path(c, f->path, buf, sizeof(buf), err);
+	if (!path)
+		return err->code;
+	fd = open(path, flags);
 	if (fd < 0 && f->rdev == DEV_TTY) {
-		kmsg_add(KMSG_WARN, "pid %d: descriptor %d (/dev/tty) left closed: %s", p->pid, fdnum,
-			 strerror(errno));
+		kmsg_add(KMSG_WARN, "pid %d: descriptor %d (%s) left closed: %s", p->pid, fdnum,
+			 path, strerror(errno));
 		return FDKIND_CLOSED;
 	}
 	if (fd < 0)
-		return err_sys(err, "cannot reopen '%s' (descriptor %d of pid %d)", f->path, fdnum,
+		return err_sys(err, "cannot reopen '%s' (descriptor %d of pid %d)", path, fdnum,
 			       p->pid);
 	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != f->rdev) {
 		close(fd);
 		return err_set(err, -EINVAL, "'%s' (descriptor %d of pid %d) is no longer the device it was",
-			       f->path, fdnum, p->pid);
+			       path, fdnum, p->pid);
 	}
 	return fd;
 }

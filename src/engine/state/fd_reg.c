@@ -93,47 +93,59 @@ static int reg_open(struct rst_ctx *c, const struct file_img *f, int fdnum, bool
 	int flags = (int)(f->flags & REOPEN_FLAGS) | O_CLOEXEC | O_NOCTTY;
 	int acc = flags & O_ACCMODE;
 	bool path_only = flags & O_PATH;
+	char buf[MODEL_MAX_PATH];
+	const char *path;
 	struct stat st;
 	int fd;
 
 	(void)borrowed;
 	if (own_proc_prefix(p, f->path))
 		return FDKIND_CLOSED; /* opened by reg_child, in the new process */
-	fd = open(f->path, flags);
+	path = rst_path(c, f->path, buf, sizeof(buf), err);
+	if (!path)
+		return err->code;
+	fd = open(path, flags);
 	if (fd < 0)
-		return err_sys(err, "cannot reopen '%s' (descriptor %d of pid %d)", f->path, fdnum,
+		return err_sys(err, "cannot reopen '%s' (descriptor %d of pid %d)", path, fdnum,
 			       p->pid);
 	if (fstat(fd, &st) < 0) {
-		err_sys(err, "cannot reopen '%s' (descriptor %d of pid %d)", f->path, fdnum,
-			p->pid);
+		err_sys(err, "cannot reopen '%s' (descriptor %d of pid %d)", path, fdnum, p->pid);
 		close(fd);
 		return err->code;
 	}
+	/* Something else in its place is the environment's doing: ENV class. */
 	if ((st.st_mode & S_IFMT) != (f->mode & S_IFMT)) {
 		close(fd);
-		return err_set(err, -EINVAL, "'%s' (descriptor %d of pid %d) is no longer a %s",
-			       f->path, fdnum, p->pid, S_ISDIR(f->mode) ? "directory" : "file");
+		return err_set(err,
+			       S_ISDIR(st.st_mode) ? -EISDIR
+			       : S_ISDIR(f->mode)  ? -ENOTDIR
+						   : -EEXIST,
+			       "'%s' (descriptor %d of pid %d) is no longer a %s", path, fdnum,
+			       p->pid,
+			       S_ISDIR(f->mode)   ? "directory"
+			       : S_ISLNK(f->mode) ? "symbolic link"
+						  : "file");
 	}
 	/* Files are taken by reference: a different one is used, but said. */
 	if (st.st_ino != f->ino || st.st_dev != f->dev)
 		kmsg_add(KMSG_WARN,
 			 "pid %d: '%s' (descriptor %d) is not the file checkpointed (another "
 			 "inode)",
-			 p->pid, f->path, fdnum);
+			 p->pid, path, fdnum);
 	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < f->size)
 		kmsg_add(KMSG_WARN, "pid %d: '%s' (descriptor %d) is %llu bytes, %llu at the checkpoint",
-			 p->pid, f->path, fdnum, (unsigned long long)st.st_size,
+			 p->pid, path, fdnum, (unsigned long long)st.st_size,
 			 (unsigned long long)f->size);
 	/* As BLCR: what was written after the checkpoint goes. */
 	if (!path_only && S_ISREG(st.st_mode) && (acc == O_WRONLY || acc == O_RDWR) &&
 	    (uint64_t)st.st_size > f->size && ftruncate(fd, (off_t)f->size) < 0) {
-		err_sys(err, "cannot truncate '%s' back to %llu bytes (pid %d)", f->path,
+		err_sys(err, "cannot truncate '%s' back to %llu bytes (pid %d)", path,
 			(unsigned long long)f->size, p->pid);
 		close(fd);
 		return err->code;
 	}
 	if (!path_only && f->pos && lseek(fd, (off_t)f->pos, SEEK_SET) < 0) {
-		err_sys(err, "cannot seek '%s' to %llu (pid %d)", f->path, (unsigned long long)f->pos,
+		err_sys(err, "cannot seek '%s' to %llu (pid %d)", path, (unsigned long long)f->pos,
 			p->pid);
 		close(fd);
 		return err->code;

@@ -907,6 +907,7 @@ static int mem_prepare(struct rst_ctx *c, struct err *err)
 {
 	struct rst_proc *rp = c->rp;
 	struct proc_img *p = rp->p;
+	char buf[MODEL_MAX_PATH]; /* a path after --relocate */
 	int rc;
 
 	rc = check_vdso(p, err);
@@ -925,20 +926,23 @@ static int mem_prepare(struct rst_ctx *c, struct err *err)
 	for (uint32_t i = 0; i < p->nvmas; i++) {
 		struct vma_img *v = &p->vmas[i];
 		int writable = v->shared && (v->adv & VADV_MAYWRITE);
+		const char *path;
 		struct stat st;
 		int fd;
 
 		if (v->kind != VMA_FILE)
 			continue;
-		fd = open(v->path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		path = rst_path(c, v->path, buf, sizeof(buf), err);
+		fd = path ? open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC) : -1;
 		if (fd < 0)
-			return err_sys(err, "cannot open '%s', mapped at %#llx by pid %d", v->path,
-				       (unsigned long long)v->start, p->pid);
+			return path ? err_sys(err, "cannot open '%s', mapped at %#llx by pid %d", path,
+					      (unsigned long long)v->start, p->pid)
+				    : err->code;
 		if (fstat(fd, &st) == 0 &&
 		    ((uint64_t)st.st_size != v->file_size ||
 		     (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != v->mtime_ns))
 			kmsg_add(KMSG_WARN, "pid %d: mapped file '%s' changed since the checkpoint",
-				 p->pid, v->path);
+				 p->pid, path);
 		rc = rst_add_fd(rp, fd, -1, true, true);
 		if (rc < 0) {
 			close(fd);
@@ -948,10 +952,13 @@ static int mem_prepare(struct rst_ctx *c, struct err *err)
 	}
 	rp->exe_child_fd = -1;
 	if (p->exe) {
-		int fd = open(p->exe, O_RDONLY | O_CLOEXEC);
+		const char *path = rst_path(c, p->exe, buf, sizeof(buf), err);
+		int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 
 		if (fd < 0)
-			return err_sys(err, "cannot open executable '%s' of pid %d", p->exe, p->pid);
+			return path ? err_sys(err, "cannot open executable '%s' of pid %d", path,
+					      p->pid)
+				    : err->code;
 		rc = rst_add_fd(rp, fd, -1, true, true);
 		if (rc < 0) {
 			close(fd);

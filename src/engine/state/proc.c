@@ -285,7 +285,8 @@ static int proc_prepare(struct rst_ctx *c, struct err *err)
 static int proc_child(struct rst_ctx *c, struct err *err)
 {
 	struct proc_img *p = c->rp->p;
-	char buf[24];
+	char buf[24], cwd_buf[MODEL_MAX_PATH];
+	const char *cwd;
 	int fd, n;
 
 	if (c->opts->restore_sid && p->sid == p->pid) {
@@ -295,8 +296,11 @@ static int proc_child(struct rst_ctx *c, struct err *err)
 		if (setpgid(0, 0) < 0)
 			return err_sys(err, "pid %d: cannot create process group", p->pid);
 	}
-	if (chdir(p->cwd) < 0)
-		return err_sys(err, "pid %d: cannot enter working directory '%s'", p->pid, p->cwd);
+	cwd = rst_path(c, p->cwd, cwd_buf, sizeof(cwd_buf), err);
+	if (!cwd)
+		return err->code;
+	if (chdir(cwd) < 0)
+		return err_sys(err, "pid %d: cannot enter working directory '%s'", p->pid, cwd);
 	umask(p->umask);
 	if (personality(p->personality) < 0)
 		return err_sys(err, "pid %d: cannot set personality %#x", p->pid, p->personality);
