@@ -10,6 +10,7 @@
 #include "image.h"
 #include "inject.h"
 #include "log.h"
+#include "scope.h"
 #include "seize.h"
 #include "state/state.h"
 #include "version.h"
@@ -39,7 +40,7 @@ int checkpoint_admit(const struct ckpt_request *req, struct err *err)
 {
 	pid_t pid = req->pid;
 	struct proc_stat st;
-	char path[64], *children;
+	char path[64];
 	struct buf b;
 	uint64_t tracer = 0;
 	int rc;
@@ -48,8 +49,8 @@ int checkpoint_admit(const struct ckpt_request *req, struct err *err)
 		return err_set(err, -ESRCH, "no process %d", pid);
 	if (pid == 1)
 		return err_set(err, -EPERM, "pid 1 (init) is never checkpointed");
-	if (pid == getpid() || pid == getppid())
-		return err_set(err, -EDEADLK, "pid %d is cr_checkpoint itself", pid);
+	if (pid == getpid())
+		return err_set(err, -ESRCH, "pid %d is cr_checkpoint's own worker", pid);
 	rc = procfs_stat(pid, 0, &st);
 	if (rc < 0)
 		return err_set(err, -ESRCH, "no process %d", pid);
@@ -78,21 +79,6 @@ int checkpoint_admit(const struct ckpt_request *req, struct err *err)
 			       (unsigned long long)tracer);
 	}
 
-	/* Until process trees land, a tree is one process without children. */
-	if (req->scope == CKPT_SCOPE_TREE) {
-		buf_init(&b);
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
-		rc = buf_read_file(&b, path);
-		children = rc == 0 ? (char *)b.data : NULL;
-		if (children && children[0] && children[0] != '\n') {
-			buf_fini(&b);
-			return err_set(err, -ENOTSUP,
-				       "pid %d has child processes; checkpointing process trees is "
-				       "not supported yet (use --pid for the process alone)",
-				       pid);
-		}
-		buf_fini(&b);
-	}
 	return 0;
 }
 
@@ -234,124 +220,191 @@ static int collect(struct dump_ctx *c, struct err *err)
 		if (!state_table[i]->collect)
 			continue;
 		rc = state_table[i]->collect(c, err);
-		log_debug("collect %s: %.3f ms", state_table[i]->name, log_now_ms() - t0);
-		if (rc < 0) {
-			log_debug("collect %s failed", state_table[i]->name);
+		log_debug("pid %d: collect %s: %.3f ms", c->p->pid, state_table[i]->name,
+			  log_now_ms() - t0);
+		if (rc < 0)
 			return rc;
-		}
 	}
 	return 0;
 }
 
-static int write_context(struct dump_ctx *c, const struct ckpt_request *req, struct err *err)
+/* A zombie: what /proc still says of it, to come back as a zombie for its parent. */
+static int collect_zombie(struct dump_ctx *c, struct err *err)
+{
+	struct proc_img *p = c->p;
+	struct proc_stat st;
+	int rc = procfs_stat(p->pid, 0, &st);
+
+	if (rc < 0)
+		return err_code(err, rc, "cannot read /proc/%d/stat", p->pid);
+	p->flags = PROC_ZOMBIE;
+	p->ppid = (pid_t)st.f[4];
+	p->pgid = (pid_t)st.f[5];
+	p->sid = (pid_t)st.f[6];
+	p->exit_signal = (int32_t)st.f[38];
+	p->exit_status = (int32_t)st.f[52];
+	snprintf(p->comm, sizeof(p->comm), "%.15s", st.comm);
+	return 0;
+}
+
+/* One process: its records, the process record first (everything else refers to it). */
+static int write_proc(struct dump_ctx *c, struct img_writer *w, struct err *err)
+{
+	int rc = proc_ops.encode(c, w, err);
+
+	if (c->p->flags & PROC_ZOMBIE)
+		return rc;
+	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
+		if (state_table[i]->encode && state_table[i] != &proc_ops)
+			rc = state_table[i]->encode(c, w, err);
+	return rc;
+}
+
+static int write_context(struct dump_all *all, const struct ckpt_request *req, struct err *err)
 {
 	struct img_writer w;
 	int rc;
 
 	rc = img_writer_init(&w, req->fd, req->dest_name, err);
 	if (rc == 0)
-		rc = context_write_header(&w, c->m, err);
-	/* A process's record comes before everything that refers to it. */
-	if (rc == 0)
-		rc = proc_ops.encode(c, &w, err);
-	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
-		if (state_table[i]->encode && state_table[i] != &proc_ops)
-			rc = state_table[i]->encode(c, &w, err);
+		rc = context_write_header(&w, all->m, err);
+	for (uint32_t i = 0; rc == 0 && i < all->n; i++)
+		rc = write_proc(&all->pc[i], &w, err);
 	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
 		if (state_table[i]->encode_global)
-			rc = state_table[i]->encode_global(c->m, &w, err);
+			rc = state_table[i]->encode_global(all->m, &w, err);
 	if (rc == 0)
 		rc = img_write_end(&w, err);
 	img_writer_fini(&w);
 	return rc;
 }
 
+/* Every process of the scope, each collected on its own CPU (an injected call is a
+ * round trip between us and a target thread: on one CPU it costs a few microseconds,
+ * across CPUs several times that); then what spans processes. */
+static int collect_all(struct dump_all *all, struct err *err)
+{
+	cpu_set_t old_cpus;
+	int rc = 0;
+
+	for (uint32_t i = 0; rc == 0 && i < all->n; i++) {
+		struct dump_ctx *c = &all->pc[i];
+		bool pinned;
+
+		if (c->p->flags & PROC_ZOMBIE) {
+			rc = collect_zombie(c, err);
+			continue;
+		}
+		pinned = pin_near(c->p->pid, &old_cpus);
+		rc = open_handles(c, err);
+		if (rc == 0)
+			rc = collect(c, err);
+		if (pinned)
+			sched_setaffinity(0, sizeof(old_cpus), &old_cpus);
+	}
+	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
+		if (state_table[i]->settle_all)
+			rc = state_table[i]->settle_all(all, err);
+	return rc;
+}
+
+/* Let everything go: crest's scratch pages, handles, the frozen processes. */
+static int release_all(struct dump_all *all, struct scope *sc, int sig, int rc, struct err *err)
+{
+	for (uint32_t i = 0; i < all->n; i++) {
+		struct dump_ctx *c = &all->pc[i];
+
+		if (c->scratch) {
+			struct err e2 = {0};
+
+			/* A failure here is reported only if nothing failed before. */
+			if (unmap_scratch(c, &e2) < 0 && rc == 0)
+				rc = err_set(err, e2.code, "%s", e2.msg);
+		}
+	}
+	/* After a failure every process runs on as if nothing had happened. */
+	scope_release(sc, rc < 0 ? 0 : sig);
+	for (uint32_t i = 0; i < all->n; i++) {
+		struct dump_ctx *c = &all->pc[i];
+
+		if (c->pidfd >= 0)
+			close(c->pidfd);
+		if (c->memfd >= 0)
+			close(c->memfd);
+		for (unsigned int k = 0; k < state_count; k++)
+			if (state_table[k]->dump_cleanup)
+				state_table[k]->dump_cleanup(c);
+	}
+	return rc;
+}
+
+static int setup(struct dump_all *all, struct scope *sc, const struct ckpt_request *req,
+		 struct err *err)
+{
+	struct model *m = all->m;
+
+	m->procs = calloc(sc->n, sizeof(*m->procs));
+	all->pc = calloc(sc->n, sizeof(*all->pc));
+	if (!m->procs || !all->pc)
+		return err_set(err, -ENOMEM, "out of memory");
+	m->nprocs = all->n = sc->n;
+	for (uint32_t i = 0; i < sc->n; i++) {
+		struct dump_ctx *c = &all->pc[i];
+
+		m->procs[i].pid = sc->p[i].pid;
+		if (sc->p[i].zombie)
+			m->procs[i].flags = PROC_ZOMBIE;
+		c->all = all;
+		c->m = m;
+		c->p = &m->procs[i];
+		c->seized = &sc->p[i].set;
+		c->save_flags = req->flags;
+		c->pidfd = c->memfd = -1;
+	}
+	return 0;
+}
+
 int checkpoint_run(const struct ckpt_request *req, struct err *err)
 {
-	struct seize_set seized = {0};
-	struct dump_ctx c;
-	struct model *m = NULL;
-	struct proc_img *p;
-	cpu_set_t old_cpus;
+	struct dump_all all = {0};
+	struct scope sc;
 	double t0;
-	bool pinned;
 	int rc;
 
-	memset(&c, 0, sizeof(c));
-	c.pidfd = c.memfd = -1;
-	rc = checkpoint_admit(req, err);
-	if (rc < 0)
-		return rc;
-	m = model_new();
-	if (!m)
+	all.m = model_new();
+	if (!all.m)
 		return err_set(err, -ENOMEM, "out of memory");
-	context_meta_init(&m->meta);
-	m->meta.req.scope = req->scope;
-	m->meta.req.target = req->pid;
-	m->meta.req.flags = req->flags;
-	p = model_grow((void **)&m->procs, &m->nprocs, sizeof(*p));
-	if (!p) {
-		model_free(m);
-		return err_set(err, -ENOMEM, "out of memory");
-	}
-	p->pid = req->pid;
-	c.m = m;
-	c.p = p;
-	c.seized = &seized;
-	c.save_flags = req->flags;
+	context_meta_init(&all.m->meta);
+	all.m->meta.req.scope = req->scope;
+	all.m->meta.req.target = req->pid;
+	all.m->meta.req.flags = req->flags;
 
-	/* Each injected call is a round trip between us and a target thread: on one CPU
-	 * it costs a few microseconds, across CPUs several times that. */
-	pinned = pin_near(req->pid, &old_cpus);
 	t0 = log_now_ms();
-	rc = seize_proc(&seized, req->pid, err);
-	log_debug("seize: %.3f ms", log_now_ms() - t0);
-	if (rc < 0)
-		goto out_model;
+	rc = scope_freeze(&sc, req, err);
+	log_debug("freeze: %.3f ms", log_now_ms() - t0);
+	if (rc < 0) {
+		model_free(all.m);
+		return rc;
+	}
 	/* Tests: the target dies while frozen, as if it exited mid-checkpoint. */
 	if (fault_armed("checkpoint:target-exits"))
-		kill(req->pid, SIGKILL);
-	rc = open_handles(&c, err);
+		kill(sc.p[0].pid, SIGKILL);
+	rc = setup(&all, &sc, req, err);
 	if (rc == 0)
-		rc = collect(&c, err);
-	/* Writing uses two threads on whatever CPUs they like. */
-	if (pinned)
-		sched_setaffinity(0, sizeof(old_cpus), &old_cpus);
-	pinned = false;
+		rc = collect_all(&all, err);
 	if (rc == 0 && fault_armed("checkpoint:collect"))
 		rc = err_set(err, -EIO, "fault injected after collecting pid %d", req->pid);
 	t0 = log_now_ms();
 	if (rc == 0)
-		rc = write_context(&c, req, err);
+		rc = write_context(&all, req, err);
 	log_debug("write: %.3f ms", log_now_ms() - t0);
-	t0 = log_now_ms();
 	if (rc == 0 && fault_armed("checkpoint:write"))
 		rc = err_set(err, -ENOSPC, "fault injected after writing pid %d", req->pid);
 	if (rc == 0 && req->commit)
 		rc = req->commit(req->commit_arg, err);
-	if (c.scratch) {
-		struct err e2 = {0};
-
-		/* The scratch page goes whatever happened; a failure here is reported
-		 * only if nothing failed before. */
-		if (unmap_scratch(&c, &e2) < 0 && rc == 0)
-			rc = err_set(err, e2.code, "%s", e2.msg);
-	}
-	log_debug("commit: %.3f ms", log_now_ms() - t0);
-	t0 = log_now_ms();
-	/* After a failure the target runs on as if nothing had happened. */
-	seize_release(&seized, rc < 0 ? 0 : req->signal);
-	log_debug("release: %.3f ms", log_now_ms() - t0);
-	if (c.pidfd >= 0)
-		close(c.pidfd);
-	if (c.memfd >= 0)
-		close(c.memfd);
-out_model:
-	if (pinned)
-		sched_setaffinity(0, sizeof(old_cpus), &old_cpus);
-	for (unsigned int i = 0; i < state_count; i++)
-		if (state_table[i]->dump_cleanup)
-			state_table[i]->dump_cleanup(&c);
-	model_free(m);
+	rc = release_all(&all, &sc, req->signal, rc, err);
+	scope_fini(&sc);
+	free(all.pc);
+	model_free(all.m);
 	return rc;
 }

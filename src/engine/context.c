@@ -156,9 +156,18 @@ int context_load(int fd, const char *name, enum img_pages_mode pages, struct mod
 	if (rc == 0 && m->nprocs != nprocs)
 		rc = err_set(err, -EINVAL, "%s: header lists %u processes, the file describes %u",
 			     name, nprocs, m->nprocs);
+	/* A zombie has its process record only. */
+	for (uint32_t i = 0; rc == 0 && i < m->nprocs; i++) {
+		const struct proc_img *p = &m->procs[i];
+
+		if ((p->flags & PROC_ZOMBIE) &&
+		    (p->vmas || p->nthreads || p->fds || p->shpending || p->ptimers || p->creds.groups))
+			rc = err_set(err, -EINVAL, "%s: zombie pid %d has more than a process record",
+				     name, p->pid);
+	}
 	for (uint32_t i = 0; rc == 0 && i < m->nprocs; i++)
 		for (unsigned int k = 0; rc == 0 && k < state_count; k++)
-			if (state_table[k]->validate)
+			if (state_table[k]->validate && !(m->procs[i].flags & PROC_ZOMBIE))
 				rc = state_table[k]->validate(m, &m->procs[i], err);
 	if (rc < 0 && err->code && !strstr(err->msg, name))
 		err_prefix(err, "%s: ", name);

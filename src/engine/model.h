@@ -160,6 +160,7 @@ struct creds_img {
 
 enum proc_flags {
 	PROC_STOPPED = 1 << 0, /* in group stop when checkpointed */
+	PROC_ZOMBIE = 1 << 1,  /* exited, not yet waited for: only its process record */
 };
 
 struct rlimit_img {
@@ -176,6 +177,7 @@ struct proc_img {
 	pid_t pid, ppid, pgid, sid;
 	uint32_t flags;
 	int32_t exit_signal;
+	int32_t exit_status; /* a zombie's wait status */
 	char comm[MODEL_COMM_LEN];
 	char *exe;
 	char *cwd;
@@ -237,6 +239,9 @@ struct file_img {
 	char *path;
 	void *kd;                /* the kind's own data */
 	void (*kd_free)(void *); /* how to free it */
+	/* checkpoint only, not saved: a process and descriptor it was found at */
+	pid_t dump_pid;
+	int dump_fd;
 };
 
 struct model {

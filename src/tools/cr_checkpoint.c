@@ -89,7 +89,6 @@ static void usage(FILE *f)
 static int resolve(const struct ckpt_opts *o, pid_t *ret, struct err *err)
 {
 	pid_t id = o->id;
-	struct proc_stat st;
 	int rc;
 
 	if (o->scope == CKPT_SCOPE_PROC || o->scope == CKPT_SCOPE_TREE) {
@@ -109,40 +108,12 @@ static int resolve(const struct ckpt_opts *o, pid_t *ret, struct err *err)
 			return err_set(err, -ESRCH, "no process %d", id);
 		*ret = (pid_t)tgid;
 		return 0;
-	} else {
-		DIR *d = opendir("/proc");
-		struct dirent *de;
-		pid_t found = 0;
-		int n = 0;
-
-		if (id == 0)
-			id = o->scope == CKPT_SCOPE_PGRP ? getpgrp() : getsid(0);
-		if (!d)
-			return err_sys(err, "cannot list /proc");
-		while ((de = readdir(d))) {
-			long pid;
-
-			if (parse_long(de->d_name, 1, INT32_MAX, &pid) < 0 || pid == getpid() ||
-			    procfs_stat((pid_t)pid, 0, &st) < 0 || st.state == 'Z')
-				continue;
-			if ((pid_t)st.f[o->scope == CKPT_SCOPE_PGRP ? 5 : 6] != id)
-				continue;
-			found = (pid_t)pid;
-			n++;
-		}
-		closedir(d);
-		if (n == 0)
-			return err_set(err, -ESRCH, "no process in %s %d",
-				       o->scope == CKPT_SCOPE_PGRP ? "process group" : "session", id);
-		if (n > 1)
-			return err_set(err, -ENOTSUP,
-				       "%s %d has %d processes; checkpointing several processes is "
-				       "not supported yet",
-				       o->scope == CKPT_SCOPE_PGRP ? "process group" : "session", id,
-				       n);
-		*ret = found;
-		return 0;
 	}
+	/* A group or session: its members are found and frozen by the engine. */
+	if (id == 0)
+		id = o->scope == CKPT_SCOPE_PGRP ? getpgrp() : getsid(0);
+	*ret = id;
+	return 0;
 }
 
 struct commit_arg {
@@ -201,7 +172,9 @@ static int request(const struct ckpt_opts *o)
 		rc = err_set(&err, -EEXIST, "cannot open %s: %s", name, strerror(EEXIST));
 		goto out;
 	}
-	rc = checkpoint_admit(&req, &err);
+	/* The target of a tree or process is asked now; a group's members later. */
+	if (o->scope == CKPT_SCOPE_PROC || o->scope == CKPT_SCOPE_TREE)
+		rc = checkpoint_admit(&req, &err);
 	if (rc < 0)
 		goto out;
 	if (o->dest == CDEST_FD) {

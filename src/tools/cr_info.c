@@ -82,7 +82,7 @@ static void print_model(const struct model *m, bool json)
 		out_obj_begin(&o, json ? NULL : "process");
 		/* The process's own attributes first, then the rest in table order. */
 		proc_ops.describe(m, p, &o);
-		for (unsigned int k = 0; k < state_count; k++)
+		for (unsigned int k = 0; !(p->flags & PROC_ZOMBIE) && k < state_count; k++)
 			if (state_table[k] != &proc_ops && state_table[k]->describe)
 				state_table[k]->describe(m, p, &o);
 		out_obj_end(&o);

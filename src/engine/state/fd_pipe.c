@@ -78,32 +78,24 @@ static int pipe_collect(struct dump_ctx *c, const struct fd_scan *s, struct file
 	return 0;
 }
 
-/* Read what a pipe holds without taking it: tee() into a private pipe, then read
- * that. tee() keeps each buffer's packet flag, and read() stops after a packet
+/* Read what a pipe holds without taking it: tee() from fd into a private pipe, then
+ * read that. tee() keeps each buffer's packet flag, and read() stops after a packet
  * (O_DIRECT pipes): a short read means the data is in packets, whose boundaries are
  * not saved yet. */
-static int peek(struct dump_ctx *c, int target_fd, const char *link, bool packets,
+static int peek(struct dump_ctx *c, int fd, int target_fd, const char *what, bool packets,
 		struct pipe_data *pd, struct err *err)
 {
-	int fd = (int)syscall(SYS_pidfd_getfd, c->pidfd, target_fd, 0);
 	int tmp[2] = {-1, -1};
 	int size, rc = 0;
 	ssize_t n, got;
 
-	if (fd < 0)
-		return err_sys(err, "pid %d: cannot take a copy of descriptor %d", c->p->pid,
-			       target_fd);
 	size = fcntl(fd, F_GETPIPE_SZ);
-	if (size <= 0) {
-		rc = err_sys(err, "pid %d: cannot read the size of the pipe on descriptor %d",
-			     c->p->pid, target_fd);
-		goto out;
-	}
+	if (size <= 0)
+		return err_sys(err, "pid %d: cannot read the size of the pipe on descriptor %d",
+			       c->p->pid, target_fd);
 	pd->size = (uint32_t)size;
-	if (pipe2(tmp, O_CLOEXEC | O_NONBLOCK) < 0) {
-		rc = err_sys(err, "cannot create a pipe");
-		goto out;
-	}
+	if (pipe2(tmp, O_CLOEXEC | O_NONBLOCK) < 0)
+		return err_sys(err, "cannot create a pipe");
 	/* As many slots as the target's pipe, so that tee() can copy every buffer. */
 	if (fcntl(tmp[1], F_SETPIPE_SZ, size) < 0 && size > 65536) {
 		rc = err_sys(err, "pid %d: cannot peek into the %d-byte pipe on descriptor %d",
@@ -120,7 +112,7 @@ static int peek(struct dump_ctx *c, int target_fd, const char *link, bool packet
 		goto out;
 	if (packets) {
 		rc = fdkind_unsupported(c, target_fd, "pipe in packet mode (O_DIRECT) holding data",
-					link, err);
+					what, err);
 		goto out;
 	}
 	pd->data = malloc((size_t)n);
@@ -130,7 +122,7 @@ static int peek(struct dump_ctx *c, int target_fd, const char *link, bool packet
 	}
 	got = read(tmp[0], pd->data, (size_t)n);
 	if (got >= 0 && got < n) {
-		rc = fdkind_unsupported(c, target_fd, "pipe holding data in packets", link, err);
+		rc = fdkind_unsupported(c, target_fd, "pipe holding data in packets", what, err);
 		goto out;
 	}
 	if (got != n) {
@@ -140,11 +132,8 @@ static int peek(struct dump_ctx *c, int target_fd, const char *link, bool packet
 	}
 	pd->len = (uint32_t)n;
 out:
-	if (tmp[0] >= 0)
-		close(tmp[0]);
-	if (tmp[1] >= 0)
-		close(tmp[1]);
-	close(fd);
+	close(tmp[0]);
+	close(tmp[1]);
 	return rc;
 }
 
@@ -155,40 +144,39 @@ static bool same_pipe(const struct file_img *f, const struct file_img *g)
 	return f->kind == FILE_PIPE && g->kind == FILE_PIPE && a && b && a->pipe == b->pipe;
 }
 
-/* A pipe whose read and write ends are both here is restored, its data kept by the
- * first read end; otherwise each of its ends leads outside. */
-static int pipe_settle(struct dump_ctx *c, const struct fd_scan *sc, uint32_t n, uint32_t first,
-		       struct err *err)
+/* Once every process is collected: a pipe whose read and write ends are both in the
+ * checkpoint is restored, its data kept by its first read end; otherwise each of its
+ * ends leads outside. */
+static int pipe_settle(struct dump_all *all, struct err *err)
 {
-	struct model *m = c->m;
+	struct model *m = all->m;
 
-	for (uint32_t i = first; i < m->nfiles; i++) {
-		struct file_img *f = &m->files[i];
-		bool rd = false, wr = false, packets = false, decided = false;
-		const struct fd_scan *reader = NULL;
+	for (uint32_t i = 0; i < m->nfiles; i++) {
+		struct file_img *f = &m->files[i], *reader = NULL;
+		bool rd = false, wr = false, packets = false;
 		struct pipe_data *pd;
+		int fd, rc;
 
-		if (f->kind != FILE_PIPE)
-			continue;
-		for (uint32_t k = first; k < m->nfiles; k++) {
+		if (f->kind != FILE_PIPE || ((struct pipe_data *)f->kd)->size)
+			continue; /* not a pipe, or one already settled */
+		for (uint32_t k = i; k < m->nfiles; k++) {
 			struct file_img *g = &m->files[k];
-			const struct pipe_data *gd = g->kd;
 
 			if (!same_pipe(f, g))
 				continue;
-			decided |= gd->holder || gd->size;
-			if (is_read_end(g))
+			if (is_read_end(g)) {
 				rd = true;
-			else
+				if (!reader)
+					reader = g;
+			} else {
 				wr = true;
+			}
 			packets |= (g->flags & O_DIRECT) != 0;
 		}
-		if (decided)
-			continue;
 		if (!rd || !wr) {
 			uint64_t pipe = ((struct pipe_data *)f->kd)->pipe;
 
-			for (uint32_t k = first; k < m->nfiles; k++) {
+			for (uint32_t k = i; k < m->nfiles; k++) {
 				struct file_img *g = &m->files[k];
 
 				if (g->kind == FILE_PIPE && ((struct pipe_data *)g->kd)->pipe == pipe &&
@@ -197,14 +185,18 @@ static int pipe_settle(struct dump_ctx *c, const struct fd_scan *sc, uint32_t n,
 			}
 			continue;
 		}
-		for (uint32_t k = 0; k < n && !reader; k++)
-			if (same_pipe(f, &m->files[sc[k].file]) && is_read_end(&m->files[sc[k].file]))
-				reader = &sc[k];
-		pd = m->files[reader->file].kd;
+		pd = reader->kd;
 		pd->holder = 1;
-		if (peek(c, reader->fd, reader->link, packets, pd, err) < 0)
-			return err->code;
-		for (uint32_t k = first; k < m->nfiles; k++)
+		fd = fdkind_copy_fd(all, reader);
+		if (fd < 0)
+			return err_code(err, fd, "pid %d: cannot take a copy of descriptor %d",
+					reader->dump_pid, reader->dump_fd);
+		rc = peek(fdkind_dump_ctx(all, reader), fd, reader->dump_fd, "pipe", packets, pd,
+			  err);
+		close(fd);
+		if (rc < 0)
+			return rc;
+		for (uint32_t k = i; k < m->nfiles; k++)
 			if (same_pipe(f, &m->files[k]))
 				((struct pipe_data *)m->files[k].kd)->size = pd->size;
 	}

@@ -55,9 +55,10 @@ struct fd_kind {
 	 * with pidfd_getfd() on c->pidfd. */
 	int (*collect)(struct dump_ctx *c, const struct fd_scan *s, struct file_img *f,
 		       struct err *err);
-	/* Once every descriptor of the process is collected (pipe ends pair up). */
-	int (*settle)(struct dump_ctx *c, const struct fd_scan *sc, uint32_t n, uint32_t first,
-		      struct err *err);
+	/* Once every process of the checkpoint is collected: objects with parts in
+	 * several descriptions or processes are matched up (pipe ends, socket pairs,
+	 * epoll targets). Each file_img says where it was found (dump_pid, dump_fd). */
+	int (*settle)(struct dump_all *all, struct err *err);
 	/* The kind's data, after the common fields of the file record. */
 	void (*encode)(const struct file_img *f, struct buf *b);
 
@@ -106,6 +107,11 @@ const struct fd_kind *fdkind_find(uint32_t kind);
  * checkpoint fails with ENOTSUP, naming the process, the descriptor and the kind. */
 int fdkind_unsupported(struct dump_ctx *c, int fd, const char *kind, const char *link,
 		       struct err *err);
+
+/* A copy of the descriptor f was found at, through that process's pidfd; -errno. */
+int fdkind_copy_fd(struct dump_all *all, const struct file_img *f);
+/* The context of the process f was found in. */
+struct dump_ctx *fdkind_dump_ctx(struct dump_all *all, const struct file_img *f);
 
 /* Give f kind data of size n, zeroed, freed with the model; NULL if out of memory. */
 void *fdkind_data(struct file_img *f, size_t n);

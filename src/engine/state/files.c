@@ -64,6 +64,25 @@ int fdkind_first_fd(const struct proc_img *p, uint32_t file_id)
 	return -1;
 }
 
+struct dump_ctx *fdkind_dump_ctx(struct dump_all *all, const struct file_img *f)
+{
+	for (uint32_t i = 0; i < all->n; i++)
+		if (all->pc[i].p && all->pc[i].p->pid == f->dump_pid)
+			return &all->pc[i];
+	return NULL;
+}
+
+int fdkind_copy_fd(struct dump_all *all, const struct file_img *f)
+{
+	struct dump_ctx *c = fdkind_dump_ctx(all, f);
+	int fd;
+
+	if (!c || c->pidfd < 0)
+		return -ESRCH;
+	fd = (int)syscall(SYS_pidfd_getfd, c->pidfd, f->dump_fd, 0);
+	return fd < 0 ? -errno : fd;
+}
+
 void **fdkind_rst_state(struct rst_ctx *c, uint32_t kind)
 {
 	return &c->fdk_state[kind % FILE_KIND_MAX];
@@ -231,6 +250,29 @@ static int classify(struct dump_ctx *c, const struct fd_scan *s, struct file_img
 	return nobody_claims(c, s, err);
 }
 
+/* An open file description already met, in this process or an earlier one of the
+ * checkpoint, that fd of this process refers to too; NULL if none. */
+static struct file_img *same_description(struct dump_ctx *c, const struct fd_scan *sc, uint32_t i,
+					 uint32_t first)
+{
+	struct model *m = c->m;
+	const struct fd_scan *s = &sc[i];
+
+	for (uint32_t k = 0; k < i; k++)
+		if (sc[k].st.st_ino == s->st.st_ino && sc[k].st.st_dev == s->st.st_dev &&
+		    syscall(SYS_kcmp, c->p->pid, c->p->pid, KCMP_FILE, sc[k].fd, s->fd) == 0)
+			return &m->files[sc[k].file];
+	/* Inherited across fork, passed over a socket: shared between processes. */
+	for (uint32_t k = 0; k < first; k++) {
+		struct file_img *f = &m->files[k];
+
+		if (f->ino == s->st.st_ino && f->dev == s->st.st_dev &&
+		    syscall(SYS_kcmp, f->dump_pid, c->p->pid, KCMP_FILE, f->dump_fd, s->fd) == 0)
+			return f;
+	}
+	return NULL;
+}
+
 static int files_collect(struct dump_ctx *c, struct err *err)
 {
 	struct model *m = c->m;
@@ -249,17 +291,9 @@ static int files_collect(struct dump_ctx *c, struct err *err)
 	}
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
 		struct fd_scan *s = &sc[i];
-		struct file_img *f;
-		uint32_t k;
+		struct file_img *f = same_description(c, sc, i, first);
 
-		/* One open file description per group of descriptors kcmp calls equal. */
-		for (k = 0; k < i; k++)
-			if (sc[k].st.st_ino == s->st.st_ino && sc[k].st.st_dev == s->st.st_dev &&
-			    syscall(SYS_kcmp, p->pid, p->pid, KCMP_FILE, sc[k].fd, s->fd) == 0)
-				break;
-		if (k < i) {
-			s->file = sc[k].file;
-		} else {
+		if (!f) {
 			if (m->nfiles >= MAX_FILES) {
 				rc = err_set(err, -E2BIG, "too many open files");
 				break;
@@ -270,24 +304,12 @@ static int files_collect(struct dump_ctx *c, struct err *err)
 				break;
 			}
 			f->id = m->nfiles;
-			s->file = m->nfiles - 1;
+			f->dump_pid = p->pid;
+			f->dump_fd = s->fd;
 			rc = classify(c, s, f, err);
 		}
-		p->fds[p->nfds++] =
-			(struct fd_img){s->fd, (s->flags & O_CLOEXEC) != 0, m->files[s->file].id};
-	}
-	for (size_t i = 0; rc == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (kinds[i]->settle)
-			rc = kinds[i]->settle(c, sc, n, first, err);
-	/* Said per descriptor: a restart gives each cr_restart's descriptor of that number. */
-	for (uint32_t i = 0; rc == 0 && i < n; i++) {
-		const char *what = fd_external_what(&m->files[sc[i].file]);
-
-		if (what)
-			kmsg_add(KMSG_WARN,
-				 "pid %d: descriptor %d (%s, %s) leads outside the checkpoint, not "
-				 "saved",
-				 p->pid, sc[i].fd, what, sc[i].link);
+		s->file = (uint32_t)(f - m->files);
+		p->fds[p->nfds++] = (struct fd_img){s->fd, (s->flags & O_CLOEXEC) != 0, f->id};
 	}
 	/* Signal-driven I/O needs its owner and signal back, which are not saved yet. */
 	for (uint32_t i = 0; rc == 0 && i < n; i++)
@@ -296,6 +318,33 @@ static int files_collect(struct dump_ctx *c, struct err *err)
 						"file in signal-driven I/O mode (O_ASYNC)",
 						sc[i].link, err);
 	free_scan(sc, n);
+	return rc;
+}
+
+/* Once every process is collected: kinds match up what spans descriptions and
+ * processes; then each descriptor that leads outside is said. */
+static int files_settle_all(struct dump_all *all, struct err *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i]->settle)
+			rc = kinds[i]->settle(all, err);
+	for (uint32_t i = 0; rc == 0 && i < all->m->nprocs; i++) {
+		const struct proc_img *p = &all->m->procs[i];
+
+		for (uint32_t k = 0; k < p->nfds; k++) {
+			const struct file_img *f = model_find_file(all->m, p->fds[k].file_id);
+			const char *what = fd_external_what(f);
+
+			if (what)
+				kmsg_add(KMSG_WARN,
+					 "pid %d: descriptor %d (%s%s%s) leads outside the "
+					 "checkpoint, not saved",
+					 p->pid, p->fds[k].fd, what, f->path ? ", " : "",
+					 f->path ? f->path : "");
+		}
+	}
 	return rc;
 }
 
@@ -590,6 +639,7 @@ const struct state_ops files_ops = {
 	.name = "files",
 	.recs = {REC_FILE, REC_FDS},
 	.collect = files_collect,
+	.settle_all = files_settle_all,
 	.encode = files_encode,
 	.encode_global = files_encode_global,
 	.decode = files_decode,

@@ -171,6 +171,7 @@ static int proc_encode(struct dump_ctx *c, struct img_writer *w, struct err *err
 	put_u32(&b, (uint32_t)p->sid);
 	put_u32(&b, p->flags);
 	put_i32(&b, p->exit_signal);
+	put_i32(&b, p->exit_status);
 	put_str(&b, p->comm);
 	put_str(&b, p->exe);
 	put_str(&b, p->cwd);
@@ -217,6 +218,7 @@ static int proc_decode(struct model *m, const struct img_rec *rec, const struct 
 	p->sid = (pid_t)get_u32(&rd);
 	p->flags = get_u32(&rd);
 	p->exit_signal = get_i32(&rd);
+	p->exit_status = get_i32(&rd);
 	s = get_str(&rd, MODEL_COMM_LEN - 1);
 	if (s)
 		snprintf(p->comm, sizeof(p->comm), "%s", s);
@@ -240,12 +242,17 @@ static int proc_decode(struct model *m, const struct img_rec *rec, const struct 
 	}
 	if (!wr_done(&rd))
 		return img_rec_corrupt(r, rec, rd.why, err);
+	if ((p->flags & ~(uint32_t)(PROC_STOPPED | PROC_ZOMBIE)) ||
+	    p->flags == (PROC_STOPPED | PROC_ZOMBIE) || p->exit_signal < 0 || p->exit_signal > 64 ||
+	    (p->exit_status & ~0xffff))
+		return img_rec_corrupt(r, rec, "field out of range", err);
+	if (p->flags & PROC_ZOMBIE)
+		return 0; /* a zombie has nothing else */
 	if (!p->cwd || p->cwd[0] != '/')
 		return img_rec_corrupt(r, rec, "working directory is not an absolute path", err);
-	if (p->exit_signal < 0 || p->exit_signal > 64 || p->umask > 0777 || p->nice < -20 ||
-	    p->nice > 19 || p->oom_score_adj < -1000 || p->oom_score_adj > 1000 ||
-	    (p->flags & ~(uint32_t)PROC_STOPPED) || p->thp_disable < 0 || p->thp_disable > 1 ||
-	    p->child_subreaper < 0 || p->child_subreaper > 1)
+	if (p->umask > 0777 || p->nice < -20 || p->nice > 19 || p->oom_score_adj < -1000 ||
+	    p->oom_score_adj > 1000 || p->exit_status || p->thp_disable < 0 ||
+	    p->thp_disable > 1 || p->child_subreaper < 0 || p->child_subreaper > 1)
 		return img_rec_corrupt(r, rec, "field out of range", err);
 	for (int i = 0; i < MODEL_NRLIMIT; i++)
 		if (p->rlim[i].cur > p->rlim[i].max)
@@ -376,6 +383,11 @@ static void proc_describe(const struct model *m, const struct proc_img *p, struc
 	out_i64(o, "pgid", p->pgid);
 	out_i64(o, "sid", p->sid);
 	out_str(o, "comm", p->comm);
+	if (p->flags & PROC_ZOMBIE) {
+		out_bool(o, "zombie", true);
+		out_hex(o, "wait_status", (uint64_t)p->exit_status);
+		return;
+	}
 	out_str(o, "exe", p->exe);
 	out_str(o, "cwd", p->cwd);
 	out_bool(o, "stopped", p->flags & PROC_STOPPED);

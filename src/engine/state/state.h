@@ -22,8 +22,16 @@ struct seize_set;
 struct out;
 struct dump_mem;
 
+/* The whole checkpoint: every process's context, in the model's order. */
+struct dump_all {
+	struct model *m;
+	struct dump_ctx *pc;
+	uint32_t n;
+};
+
 /* Checkpoint of one frozen process. */
 struct dump_ctx {
+	struct dump_all *all;
 	struct model *m;
 	struct proc_img *p;
 	struct seize_set *seized;
@@ -34,7 +42,6 @@ struct dump_ctx {
 	int memfd;           /* /proc/PID/mem */
 	int pidfd;
 	uint32_t save_flags; /* CR_CHKPT_DUMP_* */
-	uint32_t next_file_id;
 	struct dump_mem *mem; /* memory.c's: which pages to stream at encode time */
 };
 
@@ -114,6 +121,8 @@ struct state_ops {
 
 	/* checkpoint: live, frozen process -> model */
 	int (*collect)(struct dump_ctx *c, struct err *err);
+	/* once every process is collected: what spans processes (shared objects) */
+	int (*settle_all)(struct dump_all *all, struct err *err);
 	/* model -> records of one process */
 	int (*encode)(struct dump_ctx *c, struct img_writer *w, struct err *err);
 	/* model -> records of objects shared by processes, once, after every process */
