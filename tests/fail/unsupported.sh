@@ -105,5 +105,4 @@ refused "deleted file" deleted 'deleted file'
 refused "pipe holding packets" packet-pipe 'packet'
 refused "signal-driven I/O" async 'signal-driven I/O'
 refused "pseudo-terminal master" ptmx 'pseudo-terminal master'
-refused "child processes" children 'child process'
 finish
