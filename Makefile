@@ -41,6 +41,7 @@ all: $(TOOLS)
 
 $(BUILD)/libcrest.a: $(ENGINE_OBJS)
 	@mkdir -p $(@D)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/bin/%: $(BUILD)/obj/src/tools/%.o $(TOOLCOMMON) $(BUILD)/libcrest.a

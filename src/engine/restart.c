@@ -107,8 +107,10 @@ const char *rst_path(const struct rst_ctx *c, const char *saved, char *buf, size
 
 		if (r < 0) {
 			err_set(err, -ENAMETOOLONG,
-				"--relocate %s=%s: '%s' becomes too long a path (PATH_MAX)",
-				o->relocs[i].from, o->relocs[i].to, saved);
+				"pid %d: cannot relocate '%s': the new path would be PATH_MAX "
+				"bytes or longer (--relocate %s=%s)",
+				c->rp ? c->rp->p->pid : 0, saved, o->relocs[i].from,
+				o->relocs[i].to);
 			return NULL;
 		}
 		if (r > 0)
@@ -199,35 +201,143 @@ static int install_fds(struct rst_proc *rp, struct err *err)
 	return 0;
 }
 
-static void __attribute__((noreturn)) child_main(struct rst_ctx *c, int status_fd,
-						 int status_child_fd)
+/* ---- the process tree ----
+ *
+ * cr_restart makes the processes whose parent is not in the context; every other
+ * process is made by its restored parent, while that is still a copy of cr_restart,
+ * so that parent links come back as they were. A session leader (--restore-sid)
+ * makes its session before its children, who are born in it. Process groups
+ * (--restore-pgid) are joined once every process exists, leaders first. A zombie is
+ * made like any process and exits, with its saved status, once all is done. */
+
+static int proc_index(const struct rst_ctx *c, pid_t pid)
 {
+	for (uint32_t i = 0; i < c->n; i++)
+		if (c->all[i].p->pid == pid)
+			return (int)i;
+	return -1;
+}
+
+static bool made_by_us(const struct rst_ctx *c, uint32_t i)
+{
+	return c->all[i].parent < 0;
+}
+
+static int plan_tree(struct rst_ctx *c, struct err *err)
+{
+	const struct rst_opts *o = c->opts;
+
+	for (uint32_t i = 0; i < c->n; i++) {
+		struct rst_proc *rp = &c->all[i];
+		const struct proc_img *p = rp->p;
+		int leader;
+
+		rp->parent = proc_index(c, p->ppid);
+		if ((p->flags & PROC_ZOMBIE) && rp->parent < 0)
+			return err_set(err, -EINVAL, "zombie pid %d has no parent in the context",
+				       p->pid);
+		if (o->restore_sid && p->sid != p->pid) {
+			/* Born into the session: its leader must be an ancestor here. */
+			int a = rp->parent;
+
+			while (a >= 0 && c->all[a].p->pid != p->sid)
+				a = c->all[a].parent;
+			if (a < 0)
+				return err_set(err, -EBUSY,
+					       "pid %d: cannot restore session %d: its leader is not "
+					       "among its ancestors in the context (use "
+					       "--no-restore-sid)",
+					       p->pid, p->sid);
+		}
+		leader = proc_index(c, p->pgid);
+		if (o->restore_pgid && (leader < 0 || (c->all[leader].p->flags & PROC_ZOMBIE)) &&
+		    p->pgid != p->pid)
+			return err_set(err, -EBUSY,
+				       "pid %d: cannot restore process group %d: its leader is not "
+				       "in the context (use --no-restore-pgid)",
+				       p->pid, p->pgid);
+		if (o->restore_pgid && leader >= 0 && c->all[leader].p->sid != p->sid)
+			return err_set(err, -EBUSY,
+				       "pid %d: process group %d lies in another session", p->pid,
+				       p->pgid);
+	}
+	return 0;
+}
+
+static pid_t create_process(struct rst_ctx *c, uint32_t i, struct err *err);
+
+static void __attribute__((noreturn)) zombie_main(struct rst_ctx *c, uint32_t i)
+{
+	const struct proc_img *p = c->all[i].p;
+	char b;
+	sigset_t none;
+
+	close(c->zombie_pipe[1]);
+	prctl(PR_SET_NAME, p->comm, 0, 0, 0);
+	status_line(c->all[i].status_w, "OK");
+	while (read(c->zombie_pipe[0], &b, 1) < 0 && errno == EINTR)
+		;
+	if (WIFSIGNALED(p->exit_status)) {
+		signal(WTERMSIG(p->exit_status), SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		kill(getpid(), WTERMSIG(p->exit_status));
+	}
+	_exit(WEXITSTATUS(p->exit_status));
+}
+
+/* The new process i, a copy of cr_restart (or of its restored parent): make its
+ * children, install its descriptors, set what plain code can set, report, and wait
+ * for cr_restart to take it over. */
+static void __attribute__((noreturn)) child_main(struct rst_ctx *c, uint32_t i)
+{
+	struct rst_proc *rp = &c->all[i];
+	int status_fd = rp->status_w;
 	struct err e = {0};
 	struct rlimit nofile;
 	int rc = 0;
 
+	c->rp = rp;
 	kmsg_set_forward(status_fd);
+	if (rp->p->flags & PROC_ZOMBIE)
+		zombie_main(c, i);
+	if (c->opts->restore_sid && rp->p->sid == rp->p->pid && setsid() < 0)
+		rc = err_sys(&e, "pid %d: cannot create its session", rp->p->pid);
+	for (uint32_t k = 0; rc == 0 && k < c->n; k++) {
+		pid_t pid;
+
+		if (c->all[k].parent != (int)i)
+			continue;
+		pid = create_process(c, k, &e);
+		if (pid < 0)
+			rc = pid;
+		else
+			status_line(status_fd, "C %u %d", k, pid);
+	}
 	/* Saved descriptors may lie above cr_restart's soft limit: the saved limits
 	 * come back later, so work under the hard one meanwhile. */
-	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
-		nofile.rlim_cur = nofile.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &nofile);
+	if (rc == 0 && getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+		if (nofile.rlim_cur < nofile.rlim_max) {
+			nofile.rlim_cur = nofile.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &nofile);
+		}
+		for (uint32_t k = 0; k < rp->nmoves; k++)
+			if ((rlim_t)rp->moves[k].child_fd + rp->nmoves >= nofile.rlim_max)
+				rc = err_set(&e, -EMFILE,
+					     "pid %d: descriptor %d is above the limit of %llu open "
+					     "files",
+					     rp->p->pid, rp->moves[k].child_fd,
+					     (unsigned long long)nofile.rlim_max);
 	}
-	for (uint32_t i = 0; i < c->rp->nmoves; i++)
-		if ((rlim_t)c->rp->moves[i].child_fd + c->rp->nmoves >= nofile.rlim_max)
-			rc = err_set(&e, -EMFILE,
-				     "pid %d: descriptor %d is above the limit of %llu open files",
-				     c->rp->p->pid, c->rp->moves[i].child_fd,
-				     (unsigned long long)nofile.rlim_max);
 	if (rc == 0)
-		rc = install_fds(c->rp, &e);
+		rc = install_fds(rp, &e);
 	if (rc == 0) {
-		status_fd = status_child_fd;
+		status_fd = rp->status_child_fd;
 		kmsg_set_forward(status_fd);
 	}
-	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
-		if (state_table[i]->child)
-			rc = state_table[i]->child(c, &e);
+	for (unsigned int k = 0; rc == 0 && k < state_count; k++)
+		if (state_table[k]->child)
+			rc = state_table[k]->child(c, &e);
 	if (rc < 0)
 		status_line(status_fd, "FAIL %d %s", rc, e.msg);
 	else
@@ -236,52 +346,128 @@ static void __attribute__((noreturn)) child_main(struct rst_ctx *c, int status_f
 		pause(); /* cr_restart seizes us here */
 }
 
+/* clone3 with the saved pid (and exit signal); the child runs child_main(). */
+static pid_t create_process(struct rst_ctx *c, uint32_t i, struct err *err)
+{
+	struct proc_img *p = c->all[i].p;
+	struct clone_args ca;
+	pid_t want = p->pid;
+	uint64_t tid_addr = 0;
+	long r;
+
+	/* Like fork(): glibc's cached tid in the copy is set by the kernel. */
+	prctl(PR_GET_TID_ADDRESS, &tid_addr, 0, 0, 0);
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = tid_addr ? CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID : 0;
+	ca.child_tid = tid_addr;
+	ca.exit_signal = (uint64_t)(p->exit_signal ? p->exit_signal : SIGCHLD);
+	if (c->opts->restore_pid) {
+		ca.set_tid = (uint64_t)(uintptr_t)&want;
+		ca.set_tid_size = 1;
+	}
+	r = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (r == 0)
+		child_main(c, i);
+	if (r < 0) {
+		if (errno == EEXIST) {
+			/* No process has it, yet the kernel still holds the id: a live
+			 * process group or session carries it. */
+			const char *how = kill(p->pid, 0) < 0 && errno == ESRCH
+						  ? " as a process group or session id"
+						  : "";
+
+			kmsg_add(KMSG_ERROR, "pid %d is in use%s", p->pid, how);
+			return err_set(err, -EBUSY, "pid %d is in use%s (try --no-restore-pid)",
+				       p->pid, how);
+		}
+		if (errno == EPERM && c->opts->restore_pid)
+			return err_set(err, -EPERM,
+				       "not allowed to create pid %d (needs CAP_CHECKPOINT_RESTORE; "
+				       "try --no-restore-pid)",
+				       p->pid);
+		return err_sys(err, "cannot create the process for pid %d", p->pid);
+	}
+	return (pid_t)r;
+}
+
 /* ---- cr_restart's side ---- */
 
-/* Read the new process's report: kmsg lines, then OK or FAIL. */
-static int read_status(struct rst_proc *rp, int fd, struct err *err)
+/* Read the reports of every new process: "C index pid" for each child it made, kmsg
+ * lines, then OK or FAIL. */
+static int read_reports(struct rst_ctx *c, struct err *err)
 {
-	char buf[4096];
-	size_t len = 0;
+	struct pollfd *pfd = calloc(c->n, sizeof(*pfd));
+	char (*buf)[4096] = calloc(c->n, sizeof(*buf));
+	size_t *len = calloc(c->n, sizeof(*len));
+	uint32_t pending = c->n;
+	int rc = 0;
 
-	for (;;) {
-		struct pollfd pfd = {fd, POLLIN, 0};
-		char *nl;
-		ssize_t n;
-		int pr = poll(&pfd, 1, STATUS_TIMEOUT_MS);
+	if (!pfd || !buf || !len) {
+		rc = err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < c->n; i++)
+		pfd[i] = (struct pollfd){c->all[i].status_r, POLLIN, 0};
+	while (pending && rc == 0) {
+		int pr = poll(pfd, c->n, STATUS_TIMEOUT_MS);
 
 		if (pr < 0 && errno == EINTR)
 			continue;
-		if (pr <= 0)
-			return err_set(err, -ETIMEDOUT, "pid %d: no word from the new process",
-				       rp->p->pid);
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return err_set(err, -ECHILD, "pid %d: the new process died while setting up",
-				       rp->p->pid);
-		len += (size_t)n;
-		buf[len] = '\0';
-		while ((nl = strchr(buf, '\n'))) {
-			*nl = '\0';
-			if (!strcmp(buf, "OK"))
-				return 0;
-			if (!strncmp(buf, "FAIL ", 5)) {
-				char *end;
-				long code = strtol(buf + 5, &end, 10);
-
-				return err_set(err, code < 0 ? (int)code : -EIO, "%s",
-					       *end ? end + 1 : "");
-			}
-			if (buf[0] == 'W' || buf[0] == 'E')
-				kmsg_add(buf[0] == 'W' ? KMSG_WARN : KMSG_ERROR, "%s", buf + 2);
-			len -= (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, len + 1);
+		if (pr <= 0) {
+			rc = err_set(err, -ETIMEDOUT, "no word from the new processes");
+			break;
 		}
-		if (len >= sizeof(buf) - 1)
-			len = 0;
+		for (uint32_t i = 0; i < c->n && rc == 0; i++) {
+			struct rst_proc *rp = &c->all[i];
+			char *nl;
+			ssize_t n;
+
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = read(pfd[i].fd, buf[i] + len[i], sizeof(buf[i]) - 1 - len[i]);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				rc = err_set(err, -ECHILD,
+					     "pid %d: the new process died while setting up",
+					     rp->p->pid);
+				break;
+			}
+			len[i] += (size_t)n;
+			buf[i][len[i]] = '\0';
+			while (rc == 0 && (nl = strchr(buf[i], '\n'))) {
+				char *line = buf[i], *end;
+
+				*nl = '\0';
+				if (!strcmp(line, "OK")) {
+					pfd[i].fd = -1;
+					pending--;
+				} else if (!strncmp(line, "FAIL ", 5)) {
+					long code = strtol(line + 5, &end, 10);
+
+					rc = err_set(err, code < 0 ? (int)code : -EIO, "%s",
+						     *end ? end + 1 : "");
+				} else if (line[0] == 'C') {
+					unsigned long k = strtoul(line + 2, &end, 10);
+
+					if (k < c->n)
+						c->all[k].pid = (pid_t)strtol(end, NULL, 10);
+				} else if (line[0] == 'W' || line[0] == 'E') {
+					kmsg_add(line[0] == 'W' ? KMSG_WARN : KMSG_ERROR, "%s",
+						 line + 2);
+				}
+				len[i] -= (size_t)(nl + 1 - buf[i]);
+				memmove(buf[i], nl + 1, len[i] + 1);
+			}
+			if (len[i] >= sizeof(buf[i]) - 1)
+				len[i] = 0;
+		}
 	}
+out:
+	free(pfd);
+	free(buf);
+	free(len);
+	return rc;
 }
 
 #define ZOMBIE_WAIT_MS 3000
@@ -305,64 +491,24 @@ static bool id_in_use(pid_t id)
 
 static int check_ids(const struct rst_ctx *c, struct err *err)
 {
-	const struct proc_img *p = c->rp->p;
-
 	if (!c->opts->restore_pid)
 		return 0;
-	for (uint32_t i = 0; i < p->nthreads; i++) {
-		pid_t id = p->threads[i].tid;
+	for (uint32_t k = 0; k < c->n; k++) {
+		const struct proc_img *p = c->all[k].p;
+		uint32_t nt = p->flags & PROC_ZOMBIE ? 1 : p->nthreads;
 
-		if (id_in_use(id)) {
-			kmsg_add(KMSG_ERROR, "%s %d is in use", i == 0 ? "pid" : "thread id", id);
-			return err_set(err, -EBUSY, "%s %d is in use (try --no-restore-pid)",
-				       i == 0 ? "pid" : "thread id", id);
+		for (uint32_t i = 0; i < nt; i++) {
+			pid_t id = i == 0 ? p->pid : p->threads[i].tid;
+
+			if (id_in_use(id)) {
+				kmsg_add(KMSG_ERROR, "%s %d is in use",
+					 i == 0 ? "pid" : "thread id", id);
+				return err_set(err, -EBUSY, "%s %d is in use (try --no-restore-pid)",
+					       i == 0 ? "pid" : "thread id", id);
+			}
 		}
 	}
 	return 0;
-}
-
-static pid_t create_process(struct rst_ctx *c, int status_w, int status_child_fd,
-			    struct err *err)
-{
-	struct proc_img *p = c->rp->p;
-	struct clone_args ca;
-	pid_t want = p->pid;
-	uint64_t tid_addr = 0;
-	long r;
-
-	/* Like fork(): glibc's cached tid in the copy is set by the kernel. */
-	prctl(PR_GET_TID_ADDRESS, &tid_addr, 0, 0, 0);
-	memset(&ca, 0, sizeof(ca));
-	ca.flags = tid_addr ? CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID : 0;
-	ca.child_tid = tid_addr;
-	ca.exit_signal = (uint64_t)(p->exit_signal ? p->exit_signal : SIGCHLD);
-	if (c->opts->restore_pid) {
-		ca.set_tid = (uint64_t)(uintptr_t)&want;
-		ca.set_tid_size = 1;
-	}
-	r = syscall(SYS_clone3, &ca, sizeof(ca));
-	if (r == 0)
-		child_main(c, status_w, status_child_fd);
-	if (r < 0) {
-		if (errno == EEXIST) {
-			/* No process has it, yet the kernel still holds the id: a live
-			 * process group or session carries it. */
-			const char *how = kill(p->pid, 0) < 0 && errno == ESRCH
-						  ? " as a process group or session id"
-						  : "";
-
-			kmsg_add(KMSG_ERROR, "pid %d is in use%s", p->pid, how);
-			return err_set(err, -EBUSY, "pid %d is in use%s (try --no-restore-pid)",
-				       p->pid, how);
-		}
-		if (errno == EPERM && c->opts->restore_pid)
-			return err_set(err, -EPERM,
-				       "not allowed to create pid %d (needs CAP_CHECKPOINT_RESTORE; "
-				       "try --no-restore-pid)",
-				       p->pid);
-		return err_sys(err, "cannot create the process for pid %d", p->pid);
-	}
-	return (pid_t)r;
 }
 
 static int seize_new(struct rst_proc *rp, struct err *err)
@@ -414,6 +560,35 @@ static int seize_new(struct rst_proc *rp, struct err *err)
 	return 0;
 }
 
+/* Process groups, once every process exists: leaders first, then members. */
+static int join_groups(struct rst_ctx *c, struct err *err)
+{
+	if (!c->opts->restore_pgid)
+		return 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i < c->n; i++) {
+			struct rst_proc *rp = &c->all[i];
+			const struct proc_img *p = rp->p;
+			int leader = proc_index(c, p->pgid);
+			pid_t pgid;
+			long r;
+
+			if ((p->flags & PROC_ZOMBIE) || (pass == 0) != (p->pgid == p->pid))
+				continue;
+			pgid = leader >= 0 ? c->all[leader].pid : p->pgid;
+			if (getpgid(rp->pid) == pgid)
+				continue; /* inherited, or its session made it */
+			r = inject_syscall(&rp->inj, SYS_setpgid, 0, (uint64_t)pgid, 0, 0, 0, 0, err);
+			if (r == INJECT_FAILED)
+				return err->code;
+			if (r < 0)
+				return err_code(err, (int)r, "pid %d: cannot join process group %d",
+						p->pid, p->pgid);
+		}
+	}
+	return 0;
+}
+
 /* The last calls crest makes inside the process: its own descriptors and pages go. */
 static int leave(struct rst_proc *rp, struct err *err)
 {
@@ -447,26 +622,29 @@ static void release(struct rst_proc *rp, int sig)
 			log_warn("cannot let thread %d go: %s", rp->tids[i], strerror(errno));
 }
 
-static void kill_new(struct rst_proc *rp)
+/* Each phase in turn for every live process. */
+static int each_proc(struct rst_ctx *c, int (*step)(struct rst_ctx *, struct err *),
+		     struct err *err)
 {
-	int st;
+	for (uint32_t i = 0; i < c->n; i++) {
+		int rc;
 
-	if (rp->pid <= 0)
-		return;
-	kill(rp->pid, SIGKILL);
-	while (waitpid(rp->pid, &st, __WALL) < 0 && errno == EINTR)
-		;
+		if (c->all[i].p->flags & PROC_ZOMBIE)
+			continue;
+		c->rp = &c->all[i];
+		rc = step(c, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
-static int restore_proc(struct rst_ctx *c, struct rst_result *res, struct err *err)
+static int prepare_one(struct rst_ctx *c, struct err *err)
 {
 	struct rst_proc *rp = c->rp;
-	struct proc_img *p = rp->p;
-	int status[2] = {-1, -1}, status_child_fd, rc;
-	int maxfd = -1;
-	pid_t pid;
+	const struct proc_img *p = rp->p;
+	int maxfd = -1, rc;
 
-	rp->memfd = -1;
 	rp->tids = calloc(p->nthreads, sizeof(*rp->tids));
 	if (!rp->tids)
 		return err_set(err, -ENOMEM, "out of memory");
@@ -474,78 +652,164 @@ static int restore_proc(struct rst_ctx *c, struct rst_result *res, struct err *e
 		if (p->fds[i].fd > maxfd)
 			maxfd = p->fds[i].fd;
 	rp->keep_base = maxfd + 1;
-	rc = check_ids(c, err);
+	rc = rst_add_fd(rp, rp->status_w, -1, false, true);
 	if (rc < 0)
-		goto out_status;
-	if (pipe2(status, O_CLOEXEC) < 0) {
-		rc = err_sys(err, "cannot create a pipe");
-		goto out_status;
-	}
-	rc = rst_add_fd(rp, status[1], -1, true, true);
-	if (rc < 0)
-		goto out_status;
-	status_child_fd = rc;
-	status[1] = -1; /* owned by the move now */
-	for (unsigned int i = 0; i < state_count; i++) {
-		if (!state_table[i]->prepare)
-			continue;
-		rc = state_table[i]->prepare(c, err);
-		if (rc < 0)
-			goto out_status;
-	}
-	if (fault_armed("restart:prepare")) {
-		rc = err_set(err, -ENOMEM, "fault injected before creating pid %d", p->pid);
-		goto out_status;
-	}
+		return err_set(err, rc, "out of memory");
+	rp->status_child_fd = rc;
+	for (unsigned int i = 0; i < state_count; i++)
+		if (state_table[i]->prepare && (rc = state_table[i]->prepare(c, err)) < 0)
+			return rc;
+	return 0;
+}
 
-	pid = create_process(c, rp->moves[0].parent_fd, status_child_fd, err);
-	for (uint32_t i = 0; i < rp->nmoves; i++)
-		if (rp->moves[i].owned)
-			close(rp->moves[i].parent_fd);
-	rp->nmoves = 0;
-	if (pid < 0) {
-		rc = pid;
-		goto out_status;
-	}
-	rp->pid = pid;
-	rp->tids[0] = pid;
-	rc = read_status(rp, status[0], err);
-	if (rc == 0)
-		rc = seize_new(rp, err);
+static int restore_one(struct rst_ctx *c, struct err *err)
+{
+	struct rst_proc *rp = c->rp;
+	int rc;
+
+	rp->tids[0] = rp->pid;
+	rc = seize_new(rp, err);
 	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
 		if (state_table[i]->restore)
 			rc = state_table[i]->restore(c, err);
 	if (rc == 0 && fault_armed("restart:restore"))
-		rc = err_set(err, -EIO, "fault injected after restoring pid %d", p->pid);
-	if (rc == 0)
-		rc = leave(rp, err);
+		rc = err_set(err, -EIO, "fault injected after restoring pid %d", rp->p->pid);
+	return rc;
+}
+
+static int finish_one(struct rst_ctx *c, struct err *err)
+{
+	int rc = leave(c->rp, err);
+
 	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
 		if (state_table[i]->finish)
 			rc = state_table[i]->finish(c, err);
-	if (rc < 0) {
-		kill_new(rp);
-		goto out_status;
-	}
-	rp->stopped_after = (p->flags & PROC_STOPPED) && c->opts->signal == 0;
-	release(rp, c->opts->signal ? c->opts->signal : rp->stopped_after ? SIGSTOP : 0);
-	res->pid = pid;
-	res->stopped = rp->stopped_after || c->opts->signal == SIGSTOP;
-out_status:
-	if (status[0] >= 0)
-		close(status[0]);
-	if (status[1] >= 0)
-		close(status[1]);
-	for (uint32_t i = 0; i < rp->nmoves; i++)
-		if (rp->moves[i].owned)
-			close(rp->moves[i].parent_fd);
-	for (unsigned int i = 0; i < state_count; i++)
-		if (state_table[i]->cleanup)
-			state_table[i]->cleanup(c);
-	if (rp->memfd >= 0)
-		close(rp->memfd);
-	free(rp->moves);
-	free(rp->tids);
 	return rc;
+}
+
+/* Kill every process made so far (and reap those that are ours). */
+static void kill_all(struct rst_ctx *c)
+{
+	for (uint32_t i = 0; i < c->n; i++)
+		if (c->all[i].pid > 0)
+			kill(c->all[i].pid, SIGKILL);
+	for (uint32_t i = 0; i < c->n; i++) {
+		int st;
+
+		if (c->all[i].pid > 0 && made_by_us(c, i))
+			while (waitpid(c->all[i].pid, &st, __WALL) < 0 && errno == EINTR)
+				;
+	}
+}
+
+static int open_pipes(struct rst_ctx *c, struct err *err)
+{
+	if (pipe2(c->zombie_pipe, O_CLOEXEC) < 0)
+		return err_sys(err, "cannot create a pipe");
+	for (uint32_t i = 0; i < c->n; i++) {
+		int fds[2];
+
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			return err_sys(err, "cannot create a pipe");
+		c->all[i].status_r = fds[0];
+		c->all[i].status_w = fds[1];
+	}
+	return 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void cleanup(struct rst_ctx *c)
+{
+	for (unsigned int k = 0; k < state_count; k++)
+		if (state_table[k]->cleanup)
+			for (uint32_t i = 0; i < c->n; i++) {
+				c->rp = &c->all[i];
+				state_table[k]->cleanup(c);
+			}
+	for (uint32_t i = 0; i < c->n; i++) {
+		struct rst_proc *rp = &c->all[i];
+
+		for (uint32_t k = 0; k < rp->nmoves; k++)
+			if (rp->moves[k].owned)
+				close_fd(&rp->moves[k].parent_fd);
+		close_fd(&rp->status_r);
+		close_fd(&rp->status_w);
+		close_fd(&rp->memfd);
+		free(rp->moves);
+		free(rp->tids);
+	}
+	close_fd(&c->zombie_pipe[0]);
+	close_fd(&c->zombie_pipe[1]);
+}
+
+static int restore_all(struct rst_ctx *c, struct rst_result *res, struct err *err)
+{
+	int rc = 0;
+
+	for (uint32_t i = 0; i < c->n; i++) {
+		c->all[i].p = &c->m->procs[i];
+		c->all[i].status_r = c->all[i].status_w = c->all[i].memfd = -1;
+	}
+	c->zombie_pipe[0] = c->zombie_pipe[1] = -1;
+	rc = plan_tree(c, err);
+	if (rc == 0)
+		rc = check_ids(c, err);
+	if (rc == 0)
+		rc = open_pipes(c, err);
+	if (rc == 0)
+		rc = each_proc(c, prepare_one, err);
+	if (rc == 0 && fault_armed("restart:prepare"))
+		rc = err_set(err, -ENOMEM, "fault injected before creating pid %d",
+			     c->all[0].p->pid);
+	for (uint32_t i = 0; rc == 0 && i < c->n; i++) {
+		pid_t pid;
+
+		if (!made_by_us(c, i))
+			continue;
+		pid = create_process(c, i, err);
+		if (pid < 0)
+			rc = pid;
+		else
+			c->all[i].pid = pid;
+	}
+	/* Every process has its copies of what it needs: ours go. */
+	for (uint32_t i = 0; i < c->n; i++)
+		close_fd(&c->all[i].status_w);
+	close_fd(&c->zombie_pipe[0]);
+	if (rc == 0)
+		rc = read_reports(c, err);
+	if (rc == 0)
+		rc = each_proc(c, restore_one, err);
+	if (rc == 0)
+		rc = join_groups(c, err);
+	if (rc == 0)
+		rc = each_proc(c, finish_one, err);
+	if (rc < 0) {
+		kill_all(c);
+		return rc;
+	}
+	/* Zombies exit now; then everyone runs. */
+	close_fd(&c->zombie_pipe[1]);
+	for (uint32_t i = 0; i < c->n; i++) {
+		struct rst_proc *rp = &c->all[i];
+		int sig = c->opts->signal;
+
+		if (rp->p->flags & PROC_ZOMBIE)
+			continue;
+		rp->stopped_after = (rp->p->flags & PROC_STOPPED) && sig == 0;
+		release(rp, sig ? sig : rp->stopped_after ? SIGSTOP : 0);
+		if (!res->pid && made_by_us(c, i)) {
+			res->pid = rp->pid;
+			res->stopped = rp->stopped_after || sig == SIGSTOP;
+		}
+	}
+	return 0;
 }
 
 /* A pipe cannot be read twice: copy it into memory and work from that. */
@@ -601,11 +865,11 @@ int restart_run(const struct rst_request *req, struct rst_result *res, struct er
 	uint64_t map_len = 0;
 	struct stat st;
 	struct model *m = NULL;
-	struct rst_proc rp;
 	struct rst_ctx c;
 	int fd = -1, rc;
 
 	memset(res, 0, sizeof(*res));
+	memset(&c, 0, sizeof(c));
 	excluded_fd = req->fd;
 	rc = make_seekable(req->fd, req->name, &fd, err);
 	if (rc < 0)
@@ -624,24 +888,22 @@ int restart_run(const struct rst_request *req, struct rst_result *res, struct er
 		rc = err_sys(err, "cannot map %s", req->name);
 		goto out;
 	}
-	if (m->nprocs != 1) {
-		rc = err_set(err, -ENOTSUP,
-			     "%s holds %u processes; restarting process trees is not supported yet",
-			     req->name, m->nprocs);
-		goto out;
-	}
-	memset(&rp, 0, sizeof(rp));
-	rp.p = &m->procs[0];
-	memset(&c, 0, sizeof(c));
 	c.m = m;
 	c.opts = &req->opts;
 	c.img_fd = fd;
 	c.img_map = map;
 	c.img_len = map_len;
 	c.img_name = req->name;
-	c.rp = &rp;
-	rc = restore_proc(&c, res, err);
+	c.n = m->nprocs;
+	c.all = calloc(c.n, sizeof(*c.all));
+	if (!c.all) {
+		rc = err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = restore_all(&c, res, err);
+	cleanup(&c);
 out:
+	free(c.all);
 	if (map)
 		munmap(map, map_len);
 	model_free(m);

@@ -1,7 +1,9 @@
 /* ct_run: the harness side of crest's state tests.
  *
- *   ct_run [-m continue|restart|cycles] [-n CYCLES] [-t SECONDS] [-- extra cr_checkpoint
- *          options] NAME PROGRAM [ARGS...]
+ *   ct_run [-m continue|restart|cycles|newpid] [-n CYCLES] [-t SECONDS] [-T]
+ *          [-x CKPT_OPTION]... [-r RESTART_OPTION]... NAME PROGRAM [ARGS...]
+ *
+ * -T checkpoints the program's whole tree instead of the program alone.
  *
  * Starts PROGRAM in its own process group and in a fresh directory, waits for its
  * "READY", checkpoints it with the real cr_checkpoint, then:
@@ -28,6 +30,10 @@
 
 static const char *name = "?", *mode = "continue";
 static int timeout_s = 30;
+static bool newpid; /* mode newpid: restart with --no-restore-pid */
+static const char *scope = "-p"; /* -T: the program's whole tree */
+static char *rst_extra[16];      /* -r: more cr_restart options */
+static int nrst_extra;
 static pid_t groups[16];
 static int ngroups;
 static pid_t watched[16];
@@ -152,7 +158,7 @@ static void checkpoint(const char *tool, pid_t pid, bool kill_it, char **extra, 
 
 	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
 	argv[n++] = (char *)tool;
-	argv[n++] = "-p";
+	argv[n++] = (char *)scope;
 	argv[n++] = "-f";
 	argv[n++] = "context";
 	if (kill_it)
@@ -169,7 +175,6 @@ static void checkpoint(const char *tool, pid_t pid, bool kill_it, char **extra, 
 
 /* Start cr_restart in its own process group with fresh pipes as stdin/stdout: the
  * restored program's stdio, which led to us, is rebound to them. */
-static bool newpid; /* mode newpid: restart with --no-restore-pid */
 
 static pid_t restart(const char *tool, int *to, int *from)
 {
@@ -189,10 +194,17 @@ static pid_t restart(const char *tool, int *to, int *from)
 		close(in[1]);
 		close(out[0]);
 		close(out[1]);
+		char *args[24];
+		int n = 0;
+
+		args[n++] = (char *)tool;
 		if (newpid)
-			execlp(tool, tool, "--no-restore-pid", "context", (char *)NULL);
-		else
-			execlp(tool, tool, "context", (char *)NULL);
+			args[n++] = "--no-restore-pid";
+		for (int i = 0; i < nrst_extra; i++)
+			args[n++] = rst_extra[i];
+		args[n++] = "context";
+		args[n] = NULL;
+		execvp(tool, args);
 		_exit(127);
 	}
 	setpgid(pid, pid);
@@ -284,7 +296,7 @@ int main(int argc, char **argv)
 		ckpt = "cr_checkpoint";
 	if (!rst)
 		rst = "cr_restart";
-	while ((opt = getopt(argc, argv, "+m:n:t:x:")) != -1) {
+	while ((opt = getopt(argc, argv, "+m:n:t:x:r:T")) != -1) {
 		switch (opt) {
 		case 'm':
 			mode = optarg;
@@ -295,17 +307,24 @@ int main(int argc, char **argv)
 		case 't':
 			timeout_s = atoi(optarg);
 			break;
+		case 'T':
+			scope = "-T";
+			break;
+		case 'r':
+			if (nrst_extra < 16)
+				rst_extra[nrst_extra++] = optarg;
+			break;
 		case 'x':
 			extra = realloc(extra, (nextra + 1) * sizeof(*extra));
 			extra[nextra++] = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: ct_run [-m MODE] [-n N] [-t S] [-x OPT]... NAME PROG [ARGS]\n");
+			fprintf(stderr, "usage: ct_run [-m MODE] [-n N] [-t S] [-T] [-x OPT]... [-r OPT]... NAME PROG [ARGS]\n");
 			return 2;
 		}
 	}
 	if (argc - optind < 2) {
-		fprintf(stderr, "usage: ct_run [-m MODE] [-n N] [-t S] [-x OPT]... NAME PROG [ARGS]\n");
+		fprintf(stderr, "usage: ct_run [-m MODE] [-n N] [-t S] [-T] [-x OPT]... [-r OPT]... NAME PROG [ARGS]\n");
 		return 2;
 	}
 	name = argv[optind];

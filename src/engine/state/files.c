@@ -38,7 +38,9 @@
 
 /* In claim order: the first kind that says yes owns the description. */
 static const struct fd_kind *const kinds[] = {
-	&fd_external_kind, &fd_reg_kind, &fd_chr_kind, &fd_pipe_kind,
+	&fd_external_kind, &fd_memfd_kind, &fd_deleted_kind, &fd_reg_kind, &fd_chr_kind, &fd_pipe_kind,
+	&fd_fifo_kind,
+	&fd_eventfd_kind, &fd_signalfd_kind, &fd_timerfd_kind, &fd_epoll_kind, &fd_inotify_kind,
 };
 
 const struct fd_kind *fdkind_find(uint32_t kind)
@@ -527,24 +529,27 @@ static int files_prepare(struct rst_ctx *c, struct err *err)
 	struct model *m = c->m;
 	struct rst_proc *rp = c->rp;
 	const struct proc_img *p = rp->p;
-	int *made;
 	int rc = 0;
 
-	made = malloc((m->nfiles + 1u) * sizeof(*made));
-	if (!made)
-		return err_set(err, -ENOMEM, "out of memory");
-	for (uint32_t i = 0; i < m->nfiles; i++)
-		made[i] = -1;
+	/* Once per restart: an open file description shared by several processes is
+	 * made once and given to all of them. */
+	if (!c->file_fd) {
+		c->file_fd = malloc((m->nfiles + 1u) * sizeof(*c->file_fd));
+		if (!c->file_fd)
+			return err_set(err, -ENOMEM, "out of memory");
+		for (uint32_t i = 0; i < m->nfiles; i++)
+			c->file_fd[i] = -1;
+	}
 	for (uint32_t i = 0; i < p->nfds && rc >= 0; i++) {
 		const struct fd_img *d = &p->fds[i];
 		const struct file_img *f = model_find_file(m, d->file_id);
 		const struct fd_kind *k = fdkind_find(f->kind);
 		size_t fi = (size_t)(f - m->files);
 		bool borrowed = false;
-		int fd = made[fi];
+		int fd = c->file_fd[fi];
 
 		if (fd >= 0) {
-			/* The first holder owns it; the rest share the same description. */
+			/* Made already: the processes share the same description. */
 			rc = rst_add_fd(rp, fd, d->fd, false, d->cloexec);
 		} else if (k->open) {
 			fd = k->open(c, f, d->fd, &borrowed, err);
@@ -555,16 +560,13 @@ static int files_prepare(struct rst_ctx *c, struct err *err)
 				break;
 			}
 			if (!borrowed)
-				made[fi] = fd;
-			rc = rst_add_fd(rp, fd, d->fd, !borrowed, d->cloexec);
-			if (rc < 0 && !borrowed)
-				close(fd);
+				c->file_fd[fi] = fd;
+			rc = rst_add_fd(rp, fd, d->fd, false, d->cloexec);
 		}
 		if (rc < 0 && !err->code)
 			rc = err_set(err, rc, "pid %d: out of memory for descriptor %d", p->pid,
 				     d->fd);
 	}
-	free(made);
 	return rc < 0 ? rc : 0;
 }
 
@@ -605,6 +607,13 @@ static int files_finish(struct rst_ctx *c, struct err *err)
 
 static void files_cleanup(struct rst_ctx *c)
 {
+	if (c->file_fd) {
+		for (uint32_t i = 0; i < c->m->nfiles; i++)
+			if (c->file_fd[i] >= 0)
+				close(c->file_fd[i]);
+		free(c->file_fd);
+		c->file_fd = NULL;
+	}
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (kinds[i]->cleanup)
 			kinds[i]->cleanup(c);

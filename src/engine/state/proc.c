@@ -269,25 +269,6 @@ static int proc_decode(struct model *m, const struct img_rec *rec, const struct 
 	return 0;
 }
 
-static int proc_prepare(struct rst_ctx *c, struct err *err)
-{
-	struct rst_proc *rp = c->rp;
-	struct proc_img *p = rp->p;
-
-	if (c->opts->restore_sid && p->sid != p->pid)
-		return err_set(err, -EBUSY,
-			       "pid %d: cannot restore session %d: its leader is not in the "
-			       "context (use --no-restore-sid)",
-			       p->pid, p->sid);
-	if (c->opts->restore_pgid && p->pgid != p->pid &&
-	    !(c->opts->restore_sid && p->sid == p->pgid))
-		return err_set(err, -EBUSY,
-			       "pid %d: cannot restore process group %d: its leader is not in "
-			       "the context (use --no-restore-pgid)",
-			       p->pid, p->pgid);
-	return 0;
-}
-
 /* In the new process, before its memory is replaced. */
 static int proc_child(struct rst_ctx *c, struct err *err)
 {
@@ -296,13 +277,6 @@ static int proc_child(struct rst_ctx *c, struct err *err)
 	const char *cwd;
 	int fd, n;
 
-	if (c->opts->restore_sid && p->sid == p->pid) {
-		if (setsid() < 0)
-			return err_sys(err, "pid %d: cannot create session", p->pid);
-	} else if (c->opts->restore_pgid && p->pgid == p->pid) {
-		if (setpgid(0, 0) < 0)
-			return err_sys(err, "pid %d: cannot create process group", p->pid);
-	}
 	cwd = rst_path(c, p->cwd, cwd_buf, sizeof(cwd_buf), err);
 	if (!cwd)
 		return err->code;
@@ -418,7 +392,6 @@ const struct state_ops proc_ops = {
     .collect = proc_collect,
     .encode = proc_encode,
     .decode = proc_decode,
-    .prepare = proc_prepare,
     .child = proc_child,
     .restore = proc_restore,
     .describe = proc_describe,

@@ -73,6 +73,10 @@ struct rst_proc {
 	int exe_child_fd;     /* for PR_SET_MM_MAP; -1 if none */
 	int *vma_fd;          /* memory.c: child fd of each file mapping */
 	bool stopped_after;   /* leave it stopped (saved state or --stop) */
+	int parent;           /* index of the process that makes it; -1: cr_restart */
+	int status_r;         /* cr_restart's end of its status pipe */
+	int status_w;         /* the new process's end, as cr_restart holds it */
+	int status_child_fd;  /* the same, once its descriptors are installed */
 };
 
 /* --relocate OLD=NEW pairs, in command-line order (the first match applies). */
@@ -97,7 +101,11 @@ struct rst_ctx {
 	uint64_t img_len;
 	const char *img_name;
 	struct rst_proc *rp;   /* the process being restored */
+	struct rst_proc *all;  /* every process, in the model's order */
+	uint32_t n;
+	int zombie_pipe[2];    /* zombies exit when its write end closes */
 	void *fdk_state[32];   /* per kind of open file, for this restart (fdkind.h) */
+	int *file_fd;          /* files.c: cr_restart's fd of each open file made */
 };
 
 /* Add a descriptor the new process must start with, at child_fd; child_fd < 0 asks
@@ -152,6 +160,7 @@ const struct state_ops *state_for_rec(uint32_t type);
 
 extern const struct state_ops proc_ops, creds_ops, files_ops, memory_ops, threads_ops,
 	signals_ops, timers_ops;
+extern const struct state_ops fsaved_ops, locks_ops;
 
 /* Helpers shared by modules for record payloads that start with the owner's pid. */
 struct proc_img *state_rec_proc(struct model *m, struct wire_rd *rd, const struct img_rec *rec,
