@@ -12,6 +12,7 @@ top=$PWD
 groups=${*:-unit state cli fail fuzz}
 passed=0
 failed=0
+TREE_TESTS="tree"
 NEWPID_TESTS="mem_anon mem_maps pipes proc fpu syscalls creds ids"
 failures=()
 export LIBCR_DISABLE_NSCD=1
@@ -69,8 +70,11 @@ for g in $groups; do
 				# Tests that do not compare pids or tids with saved ones also
 				# run at new ids.
 				case " $NEWPID_TESTS " in *" $n "*) modes="$modes newpid" ;; esac
+				# Tests of process trees are checkpointed whole (-T).
+				scope=
+				case " $TREE_TESTS " in *" $n "*) scope=-T ;; esac
 				for m in $modes; do
-					run "state/$n $m ($b)" 120 build/tests/ct_run -m "$m" "$n [$b]" "$t"
+					run "state/$n $m ($b)" 120 build/tests/ct_run $scope -m "$m" "$n [$b]" "$t"
 				done
 			done
 		done
