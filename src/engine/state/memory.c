@@ -14,6 +14,9 @@
 #define LOG_PREFIX "memory: "
 #include "state.h"
 
+#include "fsaved.h"
+
+#include "../compat.h"
 #include "../err.h"
 #include "../image.h"
 #include "../log.h"
@@ -69,6 +72,7 @@ struct dump_mem {
 	struct mem_run *runs;
 	uint32_t nruns, cap;
 	uint64_t zero_pfn; /* the shared zero page: mapped, but never written */
+	bool no_scan;      /* the kernel has no PAGEMAP_SCAN */
 };
 
 static int add_run(struct dump_mem *dm, uint64_t vaddr, uint64_t npages, uint32_t vma)
@@ -151,6 +155,53 @@ static int stat_mapped(pid_t pid, const struct vma_img *v, struct stat *st)
 	return stat(path, st) < 0 ? -errno : 0;
 }
 
+/* Is the mapped file (mapped) the process's executable? */
+static bool is_exe(struct dump_ctx *c, const struct stat *mapped)
+{
+	char path[64];
+	struct stat exe;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", c->p->pid);
+	return stat(path, &exe) == 0 && exe.st_dev == mapped->st_dev && exe.st_ino == mapped->st_ino;
+}
+
+/* --save-exe, --save-private, --save-shared: a mapping of a file that is there is
+ * saved by contents all the same. */
+static bool save_asked(struct dump_ctx *c, const struct vma_img *v, const struct stat *mapped)
+{
+	if (v->shared)
+		return c->save_flags & SAVE_SHARED;
+	return (c->save_flags & SAVE_PRIVATE) || ((c->save_flags & SAVE_EXEC) && is_exe(c, mapped));
+}
+
+/* A mapping whose file is saved by contents (fsaved.h): a memfd, a file deleted or
+ * replaced, or one a --save-* option names. The bytes it maps are saved (the whole
+ * file for --save-shared, as BLCR does), once per file; its copied-on-write pages as
+ * for any private file mapping. */
+static int classify_saved(struct dump_ctx *c, struct vma_img *v, const struct maps_line *ml,
+			  uint32_t kind, struct err *err)
+{
+	size_t len = strlen(ml->path);
+	struct stat st;
+	int rc;
+
+	rc = fsaved_mapping(c, kind, ml->path, v->start, v->end, v->pgoff,
+			    v->shared && (c->save_flags & SAVE_SHARED), &st, err);
+	if (rc < 0)
+		return rc;
+	v->kind = VMA_FILE_SAVED;
+	v->path = strdup(ml->path);
+	if (!v->path)
+		return err_set(err, -ENOMEM, "out of memory");
+	if (len > 10 && !strcmp(v->path + len - 10, " (deleted)"))
+		v->path[len - 10] = '\0';
+	v->dev = st.st_dev;
+	v->ino = st.st_ino;
+	v->file_size = (uint64_t)st.st_size;
+	v->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	return 0;
+}
+
 /* Classify one mapping; fills kind and path. Returns 1 to skip it, or -errno. */
 static int classify(struct dump_ctx *c, struct vma_img *v, const struct maps_line *ml,
 		    struct err *err)
@@ -196,23 +247,25 @@ static int classify(struct dump_ctx *c, struct vma_img *v, const struct maps_lin
 		return err_set(err, -ENOTSUP,
 			       "pid %d: System V shared memory at %#llx is not supported yet",
 			       c->p->pid, (unsigned long long)v->start);
+	if (deleted && !strncmp(path, "/memfd:", 7))
+		return classify_saved(c, v, ml, FILE_MEMFD, err);
 	/* The file at path must be the one mapped: same device and inode as maps
-	 * says, or as map_files says where the two differ (overlay file systems). */
+	 * says, or as map_files says where the two differ (overlay file systems).
+	 * Otherwise (deleted, replaced) its contents are saved. */
 	if (deleted || stat(path, &named) < 0 ||
 	    ((named.st_ino != ml->ino ||
 	      named.st_dev != makedev(ml->dev_major, ml->dev_minor)) &&
 	     (stat_mapped(c->p->pid, v, &mapped) < 0 || named.st_ino != mapped.st_ino ||
 	      named.st_dev != mapped.st_dev)))
-		return err_set(err, -ENOTSUP,
-			       "pid %d: mapping at %#llx of deleted or replaced file %s is not "
-			       "supported yet",
-			       c->p->pid, (unsigned long long)v->start, path);
+		return classify_saved(c, v, ml, FILE_DELETED, err);
 	mapped = named;
 	if (!S_ISREG(mapped.st_mode))
 		return err_set(err, -ENOTSUP,
 			       "pid %d: mapping at %#llx of %s (not a regular file) is not "
 			       "supported",
 			       c->p->pid, (unsigned long long)v->start, path);
+	if (save_asked(c, v, &mapped))
+		return classify_saved(c, v, ml, FILE_DELETED, err);
 	v->kind = VMA_FILE;
 	v->path = strdup(path);
 	if (!v->path)
@@ -299,10 +352,12 @@ static int read_smaps(struct dump_ctx *c, struct err *err)
 /* Which pages of an area the image must hold. */
 static bool wants_pages(const struct vma_img *v)
 {
-	return v->kind == VMA_ANON || v->kind == VMA_SHANON || (v->kind == VMA_FILE && !v->shared);
+	return v->kind == VMA_ANON || v->kind == VMA_SHANON ||
+	       ((v->kind == VMA_FILE || v->kind == VMA_FILE_SAVED) && !v->shared);
 }
 
-static int scan_pages(struct dump_ctx *c, int pm_fd, uint32_t vi, struct err *err)
+/* The same, reading the page map entry by entry (kernels before PAGEMAP_SCAN). */
+static int scan_pages_slow(struct dump_ctx *c, int pm_fd, uint32_t vi, struct err *err)
 {
 	struct vma_img *v = &c->p->vmas[vi];
 	uint64_t buf[4096];
@@ -323,7 +378,7 @@ static int scan_pages(struct dump_ctx *c, int pm_fd, uint32_t vi, struct err *er
 			uint64_t e = buf[j];
 			bool take;
 
-			if (v->kind == VMA_FILE) /* private: only pages copied on write */
+			if (v->kind == VMA_FILE || v->kind == VMA_FILE_SAVED) /* private: copied on write */
 				take = ((e & PM_PRESENT) && !(e & PM_FILE)) ||
 				       ((e & PM_SWAPPED) && !(e & PM_FILE));
 			else
@@ -346,6 +401,60 @@ static int scan_pages(struct dump_ctx *c, int pm_fd, uint32_t vi, struct err *er
 			return err_set(err, -ENOMEM, "out of memory");
 		v->pages_saved += run_len;
 		i += got;
+	}
+	return 0;
+}
+
+/* Which pages of area vi the image must hold: PAGEMAP_SCAN (6.7+) walks the page
+ * tables and skips what was never mapped, so a huge sparse area (a sanitizer's
+ * shadow, a JVM heap reservation) costs next to nothing. Anonymous memory: pages
+ * present or swapped out, but not the shared zero page (read, never written).
+ * Private file mappings: pages that are no longer the file's (copied on write). */
+static int scan_pages(struct dump_ctx *c, int pm_fd, uint32_t vi, struct err *err)
+{
+	struct vma_img *v = &c->p->vmas[vi];
+	struct page_region regions[256];
+	struct pm_scan_arg a;
+	uint64_t at = v->start;
+
+	if (c->mem->no_scan)
+		return scan_pages_slow(c, pm_fd, vi, err);
+	while (at < v->end) {
+		long n;
+
+		memset(&a, 0, sizeof(a));
+		a.size = sizeof(a);
+		a.start = at;
+		a.end = v->end;
+		a.vec = (uint64_t)(uintptr_t)regions;
+		a.vec_len = sizeof(regions) / sizeof(regions[0]);
+		a.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+		if (v->kind == VMA_ANON) {
+			a.category_mask = PAGE_IS_PFNZERO;
+			a.category_inverted = PAGE_IS_PFNZERO;
+		} else if (v->kind == VMA_FILE || v->kind == VMA_FILE_SAVED) {
+			a.category_mask = PAGE_IS_FILE;
+			a.category_inverted = PAGE_IS_FILE;
+		}
+		a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+		n = ioctl(pm_fd, PAGEMAP_SCAN, &a);
+		if (n < 0 && (errno == ENOTTY || errno == EINVAL) && at == v->start) {
+			c->mem->no_scan = true;
+			return scan_pages_slow(c, pm_fd, vi, err);
+		}
+		if (n < 0)
+			return err_sys(err, "pid %d: cannot scan the page map at %#llx", c->p->pid,
+				       (unsigned long long)at);
+		for (long i = 0; i < n; i++) {
+			uint64_t np = (regions[i].end - regions[i].start) / PAGE;
+
+			if (add_run(c->mem, regions[i].start, np, vi) < 0)
+				return err_set(err, -ENOMEM, "out of memory");
+			v->pages_saved += np;
+		}
+		if (a.walk_end <= at)
+			break;
+		at = a.walk_end;
 	}
 	return 0;
 }
@@ -665,13 +774,13 @@ static int decode_vmas(struct model *m, const struct img_rec *rec, const struct 
 			wr_fail(&rd, "memory area with bad flags");
 		else if (v->kind == 0 || v->kind >= VMA_KIND_MAX)
 			wr_fail(&rd, "memory area of unknown kind");
-		else if ((v->kind == VMA_FILE) != (v->path != NULL) ||
+		else if ((v->kind == VMA_FILE || v->kind == VMA_FILE_SAVED) != (v->path != NULL) ||
 			 (v->path && v->path[0] != '/'))
 			wr_fail(&rd, "memory area with a bad path");
 		else if (v->pages_saved > (v->end - v->start) / PAGE)
 			wr_fail(&rd, "memory area claims more pages than it has");
 		else if (v->pages_saved && v->kind != VMA_ANON && v->kind != VMA_SHANON &&
-			 !(v->kind == VMA_FILE && !v->shared))
+			 !((v->kind == VMA_FILE || v->kind == VMA_FILE_SAVED) && !v->shared))
 			wr_fail(&rd, "memory area of a kind that stores no pages has pages");
 	}
 	if (!wr_done(&rd))
@@ -903,6 +1012,72 @@ out:
 	return at;
 }
 
+/* An area saved by contents maps the file made again from them (fsaved.h), with one
+ * of crest's descriptors in the new process, writable only if the area may be written
+ * (a sealed memfd takes no writable mapping). */
+static int prepare_saved_area(struct rst_ctx *c, uint32_t i, struct err *err)
+{
+	struct rst_proc *rp = c->rp;
+	const struct vma_img *v = &rp->p->vmas[i];
+	int writable = v->shared && (v->adv & VADV_MAYWRITE);
+	int fd, rc;
+
+	fd = fsaved_open_mapped(c, v->dev, v->ino, writable ? O_RDWR : O_RDONLY, err);
+	if (fd < 0)
+		return fd;
+	rc = rst_add_fd(rp, fd, -1, true, true);
+	if (rc < 0) {
+		close(fd);
+		return err_set(err, rc, "out of memory");
+	}
+	rp->vma_fd[i] = rc;
+	return 0;
+}
+
+/* A file mapped by reference must still hold the bytes the area mapped, or the
+ * process would die touching them (SIGBUS): a file emptied or cut since fails the
+ * restart, naming it (ENV class). */
+static int check_mapped_size(const struct proc_img *p, const struct vma_img *v, const char *path,
+			     const struct stat *st, struct err *err)
+{
+	uint64_t need = v->pgoff + (v->end - v->start);
+
+	if (need > v->file_size)
+		need = v->file_size;
+	if (need <= v->pgoff || (uint64_t)st->st_size >= need)
+		return 0;
+	kmsg_add(KMSG_ERROR, "pid %d: '%s' is now %llu bytes, its mapping at %#llx needs %llu",
+		 p->pid, path, (unsigned long long)st->st_size, (unsigned long long)v->start,
+		 (unsigned long long)need);
+	return err_set(err, -ENOENT,
+		       "'%s', mapped at %#llx by pid %d, is now %llu bytes: the mapping needs "
+		       "%llu (the file changed since the checkpoint; --save-private or "
+		       "--save-exe would have kept its contents)",
+		       path, (unsigned long long)v->start, p->pid, (unsigned long long)st->st_size,
+		       (unsigned long long)need);
+}
+
+/* The executable is gone, but its contents were saved (--save-exe): the copy made
+ * from them stands for it. -1 (errno kept) if there is none. */
+static int saved_exe_fd(struct rst_ctx *c, const struct proc_img *p)
+{
+	int e = errno;
+
+	for (uint32_t i = 0; i < p->nvmas; i++) {
+		const struct vma_img *v = &p->vmas[i];
+		struct err ignored = {0};
+		int fd;
+
+		if (v->kind != VMA_FILE_SAVED || !v->path || strcmp(v->path, p->exe))
+			continue;
+		fd = fsaved_open_mapped(c, v->dev, v->ino, O_RDONLY, &ignored);
+		if (fd >= 0)
+			return fd;
+	}
+	errno = e;
+	return -1;
+}
+
 static int mem_prepare(struct rst_ctx *c, struct err *err)
 {
 	struct rst_proc *rp = c->rp;
@@ -930,6 +1105,12 @@ static int mem_prepare(struct rst_ctx *c, struct err *err)
 		struct stat st;
 		int fd;
 
+		if (v->kind == VMA_FILE_SAVED) {
+			rc = prepare_saved_area(c, i, err);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
 		if (v->kind != VMA_FILE)
 			continue;
 		path = rst_path(c, v->path, buf, sizeof(buf), err);
@@ -943,6 +1124,10 @@ static int mem_prepare(struct rst_ctx *c, struct err *err)
 		     (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != v->mtime_ns))
 			kmsg_add(KMSG_WARN, "pid %d: mapped file '%s' changed since the checkpoint",
 				 p->pid, path);
+		if (fstat(fd, &st) == 0 && check_mapped_size(p, v, path, &st, err) < 0) {
+			close(fd);
+			return err->code;
+		}
 		rc = rst_add_fd(rp, fd, -1, true, true);
 		if (rc < 0) {
 			close(fd);
@@ -954,6 +1139,9 @@ static int mem_prepare(struct rst_ctx *c, struct err *err)
 	if (p->exe) {
 		const char *path = rst_path(c, p->exe, buf, sizeof(buf), err);
 		int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+
+		if (fd < 0 && path)
+			fd = saved_exe_fd(c, p);
 
 		if (fd < 0)
 			return path ? err_sys(err, "cannot open executable '%s' of pid %d", path,
@@ -1082,7 +1270,7 @@ static int map_area(struct rst_proc *rp, const struct vma_img *v, struct err *er
 	if (v->adv & VADV_GROWSDOWN)
 		flags |= MAP_GROWSDOWN;
 	r = call(rp, SYS_mmap, v->start, len, prot, flags, (uint64_t)fd,
-		 v->kind == VMA_FILE ? v->pgoff : 0, err);
+		 v->kind == VMA_FILE || v->kind == VMA_FILE_SAVED ? v->pgoff : 0, err);
 	if (r == INJECT_FAILED)
 		return err->code;
 	if (r < 0 || (uint64_t)r != v->start)
