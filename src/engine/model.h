@@ -223,6 +223,11 @@ enum file_kind {
 	FILE_CHR = 2,      /* a character device reopened by path (/dev/null, /dev/tty...) */
 	FILE_PIPE = 3,     /* one end of a pipe whose both ends are in the checkpoint */
 	FILE_EXTERNAL = 4, /* leads outside: bound at restart to cr_restart's descriptor */
+	FILE_EVENTFD = 5,  /* eventfd: value and semaphore mode */
+	FILE_SIGNALFD = 6, /* signalfd: its signal mask */
+	FILE_TIMERFD = 7,  /* timerfd: clock, time left, interval, expirations not read */
+	FILE_EPOLL = 8,    /* epoll instance with its targets */
+	FILE_INOTIFY = 9,  /* inotify instance with its watches */
 	FILE_KIND_MAX = 32,
 };
 
