@@ -18,6 +18,7 @@
 #include "../util/procfs.h"
 #include "../util/ranges.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -35,14 +36,206 @@
 #define SCRATCH_LEN (64u << 10)
 #define PF_KTHREAD 0x00200000
 
+/* ---- the ptrace policies (--ptraced-*, --ptracer-*) ---- */
+
+/* A traced task of the system and its tracer (a thread id). */
+struct traced {
+	pid_t tid, tracer;
+};
+
+/* Nothing lists a tracer's tracees: every task's status says who traces it. Reading
+ * them all costs about 5 us a process; a tree admits each of its processes in turn, so
+ * a scan younger than TRACED_FRESH_MS is reused. (The engine runs once per request in
+ * a process of its own, cr_checkpoint's requester.) */
+#define TRACED_FRESH_MS 200.0
+static struct traced *traced;
+static size_t ntraced;
+static double traced_at = -1e9;
+
+/* TracerPid and Threads of one status file; 0, or -1 if it cannot be read. */
+static int read_status(const char *path, uint64_t *tracer, uint64_t *threads)
+{
+	char text[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	text[n] = '\0';
+	*tracer = *threads = 0;
+	procfs_field_u64(text, "TracerPid", 10, tracer);
+	procfs_field_u64(text, "Threads", 10, threads);
+	return 0;
+}
+
+static int note_traced(pid_t tid, uint64_t tracer)
+{
+	struct traced *n;
+
+	if (!tracer)
+		return 0;
+	n = realloc(traced, (ntraced + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	traced = n;
+	traced[ntraced++] = (struct traced){tid, (pid_t)tracer};
+	return 0;
+}
+
+static int scan_traced(void)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (log_now_ms() - traced_at < TRACED_FRESH_MS)
+		return 0;
+	ntraced = 0;
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		uint64_t tracer, threads;
+		char path[300];
+		long pid;
+
+		if (parse_long(de->d_name, 1, INT32_MAX, &pid) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+		if (read_status(path, &tracer, &threads) < 0)
+			continue;
+		if (note_traced((pid_t)pid, tracer) < 0)
+			goto out_nomem;
+		/* Other threads may be traced alone. */
+		if (threads > 1) {
+			struct dirent *te;
+			DIR *t;
+
+			snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+			t = opendir(path);
+			while (t && (te = readdir(t))) {
+				long tid;
+
+				if (parse_long(te->d_name, 1, INT32_MAX, &tid) < 0 || tid == pid)
+					continue;
+				snprintf(path, sizeof(path), "/proc/%ld/task/%ld/status", pid, tid);
+				if (read_status(path, &tracer, &threads) == 0 &&
+				    note_traced((pid_t)tid, tracer) < 0) {
+					closedir(t);
+					goto out_nomem;
+				}
+			}
+			if (t)
+				closedir(t);
+		}
+	}
+	closedir(d);
+	traced_at = log_now_ms();
+	return 0;
+out_nomem:
+	closedir(d);
+	return -ENOMEM;
+}
+
+static bool is_thread_of(pid_t pid, pid_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", pid, tid);
+	return access(path, F_OK) == 0;
+}
+
+/* Who traces pid (any of its threads), or 0. */
+static pid_t tracer_of(pid_t pid)
+{
+	char path[96];
+	uint64_t tracer = 0, threads = 0;
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (read_status(path, &tracer, &threads) < 0 || tracer || threads <= 1)
+		return (pid_t)tracer;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		long tid;
+
+		if (parse_long(de->d_name, 1, INT32_MAX, &tid) < 0 || tid == pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%ld/status", pid, tid);
+		if (read_status(path, &tracer, &threads) == 0 && tracer)
+			break;
+		tracer = 0;
+	}
+	if (d)
+		closedir(d);
+	return (pid_t)tracer;
+}
+
+static const char *comm_of(pid_t tid, struct proc_stat *st)
+{
+	return procfs_stat(tid, 0, st) == 0 ? st->comm : "?";
+}
+
+/* The ptrace policies for pid: 0 take it, 1 leave it out (with a kmsg line), or a
+ * negative code. Trace links are never saved, and crest freezes processes with ptrace
+ * itself, so a traced process cannot be taken at all. */
+static int trace_policy(pid_t pid, uint32_t flags, struct err *err)
+{
+	pid_t tracer = tracer_of(pid), tracee = 0;
+	struct proc_stat ts;
+	int rc;
+
+	if (tracer) {
+		const char *who = comm_of(tracer, &ts);
+
+		/* Traced by crest itself: another checkpoint or a restart still running. */
+		if (!strcmp(who, "cr_restart") || !strcmp(who, "cr_checkpoint"))
+			return err_set(err, -EBUSY, "pid %d is in another checkpoint or restart",
+				       pid);
+		if (flags & CKPT_PTRACED_SKIP) {
+			kmsg_add(KMSG_WARN, "pid %d is traced by pid %d (%s): left out "
+					    "(--ptraced-skip)",
+				 pid, tracer, who);
+			return 1;
+		}
+		if (flags & CKPT_PTRACED_ALLOW)
+			return err_set(err, -CREST_EPTRACED,
+				       "pid %d is traced by pid %d (%s), and --ptraced-allow cannot "
+				       "help: crest freezes processes with ptrace and a process has "
+				       "only one tracer; detach %s, or use --ptraced-skip",
+				       pid, tracer, who, who);
+		return err_set(err, -CREST_EPTRACED,
+			       "pid %d is traced by pid %d (%s) (--ptraced-skip leaves it out)", pid,
+			       tracer, who);
+	}
+	rc = scan_traced();
+	if (rc < 0)
+		return err_code(err, rc, "cannot find what pid %d traces", pid);
+	for (size_t i = 0; i < ntraced && !tracee; i++)
+		if (traced[i].tracer == pid || is_thread_of(pid, traced[i].tracer))
+			tracee = traced[i].tid;
+	if (!tracee)
+		return 0;
+	if (flags & CKPT_PTRACER_SKIP) {
+		kmsg_add(KMSG_WARN, "pid %d traces pid %d (%s): left out (--ptracer-skip)", pid,
+			 tracee, comm_of(tracee, &ts));
+		return 1;
+	}
+	return err_set(err, -CREST_EPTRACER,
+		       "pid %d traces pid %d (%s) (--ptracer-skip leaves it out)", pid, tracee,
+		       comm_of(tracee, &ts));
+}
+
 /* Who may be checkpointed at all. */
 int checkpoint_admit(const struct ckpt_request *req, struct err *err)
 {
 	pid_t pid = req->pid;
 	struct proc_stat st;
-	char path[64];
-	struct buf b;
-	uint64_t tracer = 0;
 	int rc;
 
 	if (pid <= 0)
@@ -58,28 +251,7 @@ int checkpoint_admit(const struct ckpt_request *req, struct err *err)
 		return err_set(err, -EPERM, "pid %d is a kernel thread", pid);
 	if (st.state == 'Z' || st.state == 'X')
 		return err_set(err, -ESRCH, "pid %d has exited (zombie)", pid);
-
-	buf_init(&b);
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	rc = buf_read_file(&b, path);
-	if (rc == 0)
-		procfs_field_u64((char *)b.data, "TracerPid", 10, &tracer);
-	buf_fini(&b);
-	if (rc < 0)
-		return err_set(err, -ESRCH, "no process %d", pid);
-	if (tracer) {
-		/* Traced by crest itself: another checkpoint or a restart still running. */
-		struct proc_stat ts;
-
-		if (procfs_stat((pid_t)tracer, 0, &ts) == 0 &&
-		    (!strcmp(ts.comm, "cr_restart") || !strcmp(ts.comm, "cr_checkpoint")))
-			return err_set(err, -EBUSY, "pid %d is in another checkpoint or restart",
-				       pid);
-		return err_set(err, -CREST_EPTRACED, "pid %d is being traced by pid %llu", pid,
-			       (unsigned long long)tracer);
-	}
-
-	return 0;
+	return trace_policy(pid, req->flags, err);
 }
 
 /* Run on the CPU the target last ran on. Returns whether our affinity changed. */

@@ -10,10 +10,15 @@ struct err;
 /* BLCR's scopes (cr_scope_t). */
 enum { CKPT_SCOPE_PROC = 0, CKPT_SCOPE_PGRP = 1, CKPT_SCOPE_SESS = 2, CKPT_SCOPE_TREE = 3 };
 
+/* BLCR's ptrace policies among the CR_CHKPT_* flags (CR_CHKPT_PTRACED_ALLOW,
+ * _PTRACED_SKIP, _PTRACER_SKIP); without them a traced target fails with
+ * CR_EPTRACED, one that traces others with CR_EPTRACER. */
+enum { CKPT_PTRACED_ALLOW = 0x2, CKPT_PTRACED_SKIP = 0x4, CKPT_PTRACER_SKIP = 0x8 };
+
 struct ckpt_request {
 	pid_t pid;
 	uint32_t scope;
-	uint32_t flags;        /* CR_CHKPT_* */
+	uint32_t flags;        /* CR_CHKPT_*: the --save-* contents and ptrace policies */
 	int fd;                /* where the context goes */
 	const char *dest_name; /* for messages */
 	/* Called once the context is written, while the target is still frozen: put the
@@ -25,7 +30,11 @@ struct ckpt_request {
 
 /* Whether req->pid may be checkpointed at all (pid 1, kernel threads, zombies,
  * traced processes...): the tool asks before it opens the destination, so that a
- * refused request touches no file. checkpoint_run() asks again. */
+ * refused request touches no file; the engine asks again for each process of the
+ * scope. 0: yes; 1: the ptrace policy in req->flags leaves it out (a kmsg line says
+ * why; a target left out takes its descendants with it); < 0: refused, err set
+ * (CR_EPTRACED / CR_EPTRACER for a traced or tracing process, EBUSY for one in
+ * another checkpoint or restart). */
 int checkpoint_admit(const struct ckpt_request *req, struct err *err);
 
 /* Checkpoint req->pid. Returns 0 or a negative errno / BLCR code with err set. On

@@ -3,7 +3,9 @@
 
 #include "engine/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "engine/banned.h"
 
@@ -20,4 +22,11 @@ void tool_print_kmsgs(enum kmsg_mode mode, bool failed, bool quiet)
 		return;
 	for (size_t i = 0; i < kmsg_count(); i++)
 		fprintf(stderr, "- %s\n", kmsg_line(i, NULL));
+}
+
+bool tool_is_context_name(const char *name)
+{
+	long pid;
+
+	return !strncmp(name, "context.", 8) && opt_int(name + 8, 1, INT32_MAX, &pid) == 0;
 }

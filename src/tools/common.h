@@ -11,5 +11,8 @@
 int tool_exit_code(int rc);
 /* Print the request's message log as "- " lines on stderr, as --kmsg-* says. */
 void tool_print_kmsgs(enum kmsg_mode mode, bool failed, bool quiet);
+/* A context file's name in a directory written by cr_checkpoint -d: "context." and a
+ * pid. */
+bool tool_is_context_name(const char *name);
 
 #endif

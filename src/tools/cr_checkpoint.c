@@ -14,6 +14,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,16 +119,296 @@ static int resolve(const struct ckpt_opts *o, pid_t *ret, struct err *err)
 	return 0;
 }
 
+/* ---- -d DIR: a directory of contexts ----
+ *
+ * DIR holds one context file per process, context.PID, and nothing else: each file is
+ * a whole context with its own header (which names the request), so no index is
+ * needed. The directory is built under a temporary name next to it, PARENT/.BASE.tmp,
+ * and renamed into place once every file in it is written and synced: DIR appears
+ * complete or not at all. One rename for the directory rather than one per file,
+ * because the files of a checkpoint belong together: renaming them one by one would
+ * leave DIR holding some new files and some old ones in between, or after a crash.
+ *
+ * An existing DIR: --atomic (default) swaps the new directory in with
+ * renameat2(RENAME_EXCHANGE), also atomic, then removes the old one, which must hold
+ * nothing but context files (checked before anything is frozen); --backup renames it
+ * to NAME or DIR.~N~ first; --noclobber refuses it (EEXIST); --clobber writes the
+ * files straight into DIR, then removes the context files it did not write. */
+struct ckdir {
+	char *final;           /* DIR as given */
+	char *tmp;             /* PARENT/.BASE.tmp; NULL with --clobber */
+	const char *work;      /* where the files go: tmp, or final */
+	enum ckpt_policy policy;
+	const char *backup;    /* --backup=NAME */
+	bool made_work;        /* we created work (removed on failure) */
+	int fd;                /* the context being written */
+	char file[32];         /* its name in work: context.PID */
+	char display[PATH_MAX]; /* DIR/context.PID, for messages */
+};
+
+/* Whether the directory at path holds nothing but context files. 1 yes, 0 no, or
+ * -errno. */
+static int only_contexts(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	int rc = 1;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    !tool_is_context_name(de->d_name))
+			rc = 0;
+	closedir(d);
+	return rc;
+}
+
+/* Remove the context files of the directory at path, but keep. Returns 0 or -errno. */
+static int remove_contexts(const char *path, const char *keep)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	int rc = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		if (tool_is_context_name(de->d_name) && (!keep || strcmp(de->d_name, keep)) &&
+		    unlinkat(dirfd(d), de->d_name, 0) < 0 && !rc)
+			rc = -errno;
+	closedir(d);
+	return rc;
+}
+
+/* Remove a directory of context files, a former DIR or a temporary left by a crash. */
+static int remove_context_dir(const char *path)
+{
+	int rc = remove_contexts(path, NULL);
+
+	if (rc == 0 && rmdir(path) < 0)
+		rc = -errno;
+	return rc;
+}
+
+static void sync_path(const char *path, bool verbose)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0) {
+		if (verbose)
+			fprintf(stderr, PROG ": cannot sync %s: %s\n", path, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static int ckdir_init(struct ckdir *d, const struct ckpt_opts *o, struct err *err)
+{
+	char *c1 = strdup(o->dir), *c2 = strdup(o->dir);
+	struct stat st;
+	size_t n;
+	int rc = 0;
+
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+	d->policy = o->policy;
+	d->backup = o->backup_name;
+	d->final = strdup(o->dir);
+	if (!c1 || !c2 || !d->final) {
+		rc = err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (o->policy != CPOL_CLOBBER) {
+		n = strlen(o->dir) + 16;
+		d->tmp = malloc(n);
+		if (!d->tmp) {
+			rc = err_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		snprintf(d->tmp, n, "%s/.%s.tmp", dirname(c1), basename(c2));
+	}
+	d->work = d->tmp ? d->tmp : d->final;
+	/* What is in the way is said before anything is frozen or written. */
+	if (lstat(d->final, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			rc = err_set(err, -ENOTDIR, "cannot use %s: %s", d->final, strerror(ENOTDIR));
+		else if (o->policy == CPOL_NOCLOBBER)
+			rc = err_set(err, -EEXIST, "cannot create %s: %s", d->final,
+				     strerror(EEXIST));
+		else if (o->policy == CPOL_ATOMIC && only_contexts(d->final) != 1)
+			rc = err_set(err, -ENOTEMPTY,
+				     "cannot replace %s: it holds other files than contexts "
+				     "(use --backup to keep it, or another directory)",
+				     d->final);
+	} else if (errno != ENOENT) {
+		rc = err_sys(err, "cannot use %s", d->final);
+	}
+out:
+	free(c1);
+	free(c2);
+	return rc;
+}
+
+/* Create the directory the files go to. */
+static int ckdir_open(struct ckdir *d, struct err *err)
+{
+	if (d->tmp && rmdir(d->tmp) < 0 && errno != ENOENT) {
+		/* Left by a checkpoint that died: ours to remove if it holds only
+		 * contexts. */
+		int r = only_contexts(d->tmp) == 1 ? remove_context_dir(d->tmp) : -ENOTEMPTY;
+
+		if (r < 0)
+			return err_code(err, r, "cannot remove the old temporary directory %s",
+					d->tmp);
+	}
+	if (mkdir(d->work, 0700) == 0)
+		d->made_work = true;
+	else if (d->tmp || errno != EEXIST)
+		return err_sys(err, "cannot create %s", d->work);
+	return 0;
+}
+
+/* Open work/context.PID for one process; the engine writes it through d->fd. */
+static int ckdir_add(struct ckdir *d, pid_t pid, struct err *err)
+{
+	int flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY | O_CLOEXEC;
+	char path[PATH_MAX];
+
+	snprintf(d->file, sizeof(d->file), "context.%d", pid);
+	snprintf(d->display, sizeof(d->display), "%s/%s", d->final, d->file);
+	snprintf(path, sizeof(path), "%s/%s", d->work, d->file);
+	if (d->tmp)
+		flags |= O_EXCL;
+	else if (access(path, W_OK) < 0 && errno == EACCES && unlink(path) < 0)
+		return err_sys(err, "cannot replace %s", path);
+	d->fd = open(path, flags, 0400);
+	if (d->fd < 0)
+		return err_sys(err, "cannot open %s", path);
+	return 0;
+}
+
+/* The first free DIR.~N~, or NAME. */
+static int backup_name(const struct ckdir *d, char *name, size_t n, struct err *err)
+{
+	struct stat st;
+
+	if (d->backup) {
+		snprintf(name, n, "%s", d->backup);
+		return 0;
+	}
+	for (unsigned int i = 1; i <= 65536; i++) {
+		snprintf(name, n, "%s.~%u~", d->final, i);
+		if (lstat(name, &st) < 0 && errno == ENOENT)
+			return 0;
+	}
+	return err_set(err, -EEXIST, "no free backup name for %s", d->final);
+}
+
+/* Every file written: make it durable and put the directory in place. */
+static int ckdir_commit(struct ckdir *d, bool sync, bool verbose, struct err *err)
+{
+	char name[PATH_MAX], *c;
+	int r;
+
+	if (sync && fsync(d->fd) < 0)
+		return err_sys(err, "cannot sync %s", d->display);
+	if (close(d->fd) < 0) {
+		d->fd = -1;
+		return err_sys(err, "cannot write %s", d->display);
+	}
+	d->fd = -1;
+	if (sync)
+		sync_path(d->work, verbose);
+	if (!d->tmp) {
+		/* --clobber: DIR is written; what it held before goes. */
+		r = remove_contexts(d->final, d->file);
+		if (r < 0)
+			return err_code(err, r, "cannot remove the old contexts of %s", d->final);
+	} else if (d->policy == CPOL_NOCLOBBER) {
+		if (renameat2(AT_FDCWD, d->tmp, AT_FDCWD, d->final, RENAME_NOREPLACE) < 0)
+			return err_sys(err, "cannot rename %s to %s", d->tmp, d->final);
+	} else {
+		if (d->policy == CPOL_BACKUP && access(d->final, F_OK) == 0) {
+			if (backup_name(d, name, sizeof(name), err) < 0)
+				return err->code;
+			if (rename(d->final, name) < 0)
+				return err_sys(err, "cannot rename %s to %s", d->final, name);
+		}
+		/* Swap with an existing DIR in one step; the old one is then at tmp. */
+		if (renameat2(AT_FDCWD, d->tmp, AT_FDCWD, d->final, RENAME_EXCHANGE) == 0) {
+			r = remove_context_dir(d->tmp);
+			if (r < 0)
+				fprintf(stderr, PROG ": cannot remove the old %s (now %s): %s\n",
+					d->final, d->tmp, strerror(-r));
+		} else if (errno != ENOENT || rename(d->tmp, d->final) < 0) {
+			return err_sys(err, "cannot rename %s to %s", d->tmp, d->final);
+		}
+	}
+	d->made_work = false; /* it is DIR now */
+	if (sync) {
+		c = strdup(d->final);
+		if (c)
+			sync_path(dirname(c), verbose);
+		free(c);
+	}
+	return 0;
+}
+
+/* After a failure: nothing written stays. An existing DIR is left as it was, but
+ * with --clobber, where the file written in it goes. */
+static void ckdir_abort(struct ckdir *d)
+{
+	char path[PATH_MAX];
+
+	if (d->fd >= 0) {
+		close(d->fd);
+		d->fd = -1;
+	}
+	if (d->file[0]) {
+		snprintf(path, sizeof(path), "%s/%s", d->work, d->file);
+		unlink(path);
+	}
+	if (d->made_work)
+		rmdir(d->work);
+}
+
+static void ckdir_fini(struct ckdir *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->final);
+	free(d->tmp);
+	d->final = d->tmp = NULL;
+}
+
 struct commit_arg {
 	struct dest *dest;
-	bool sync;
+	struct ckdir *dir; /* with -d */
+	bool sync, verbose;
 };
 
 static int commit(void *arg, struct err *err)
 {
 	struct commit_arg *a = arg;
 
+	if (a->dir)
+		return ckdir_commit(a->dir, a->sync, a->verbose, err);
 	return dest_commit(a->dest, a->sync, err);
+}
+
+/* BLCR's CR_CHKPT_PTRACE* bits for the --ptraced-* and --ptracer-* options. */
+static uint32_t ptrace_flags(const struct ckpt_opts *o)
+{
+	uint32_t f = 0;
+
+	if (o->ptraced == PTRACED_SKIP)
+		f |= CKPT_PTRACED_SKIP;
+	else if (o->ptraced == PTRACED_ALLOW)
+		f |= CKPT_PTRACED_ALLOW;
+	if (o->ptracer == PTRACER_SKIP)
+		f |= CKPT_PTRACER_SKIP;
+	return f;
 }
 
 /* The requester: everything but waiting. */
@@ -133,7 +416,8 @@ static int request(const struct ckpt_opts *o)
 {
 	struct err err = {0};
 	struct dest dest;
-	struct commit_arg ca = {&dest, o->sync};
+	struct ckdir dir;
+	struct commit_arg ca = {&dest, NULL, o->sync, o->verbosity > 0};
 	struct ckpt_request req;
 	char file[64];
 	const char *name = o->file;
@@ -144,7 +428,8 @@ static int request(const struct ckpt_opts *o)
 
 	memset(&req, 0, sizeof(req));
 	memset(&dest, 0, sizeof(dest));
-	dest.fd = -1;
+	memset(&dir, 0, sizeof(dir));
+	dest.fd = dir.fd = -1;
 	/* A request cut short would leave the target frozen or half-injected. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
@@ -154,10 +439,6 @@ static int request(const struct ckpt_opts *o)
 	sigaddset(&block, SIGTSTP);
 	sigprocmask(SIG_BLOCK, &block, NULL);
 
-	if (o->dest == CDEST_DIR) {
-		rc = err_set(&err, -EINVAL, "--dir is not implemented yet");
-		goto out;
-	}
 	rc = resolve(o, &req.pid, &err);
 	if (rc < 0)
 		goto out;
@@ -168,16 +449,33 @@ static int request(const struct ckpt_opts *o)
 	}
 	/* As BLCR, an existing file under --noclobber is the first thing said; but a
 	 * request refused outright must not touch the destination. */
-	if (o->dest != CDEST_FD && o->policy == CPOL_NOCLOBBER && lstat(name, &st) == 0) {
+	if (o->dest == CDEST_DIR) {
+		rc = ckdir_init(&dir, o, &err);
+		if (rc < 0)
+			goto out;
+		ca.dir = &dir;
+	} else if (o->dest != CDEST_FD && o->policy == CPOL_NOCLOBBER && lstat(name, &st) == 0) {
 		rc = err_set(&err, -EEXIST, "cannot open %s: %s", name, strerror(EEXIST));
 		goto out;
 	}
-	/* The target of a tree or process is asked now; a group's members later. */
+	req.flags = o->save_flags | ptrace_flags(o);
+	/* The target of a tree or process is asked now; a group's members later. A
+	 * target the ptrace policy leaves out takes its descendants along: nothing is
+	 * left. */
 	if (o->scope == CKPT_SCOPE_PROC || o->scope == CKPT_SCOPE_TREE)
 		rc = checkpoint_admit(&req, &err);
+	if (rc > 0)
+		rc = err_set(&err, -ESRCH, "pid %d is left out: nothing to save", req.pid);
 	if (rc < 0)
 		goto out;
-	if (o->dest == CDEST_FD) {
+	if (o->dest == CDEST_DIR) {
+		rc = ckdir_open(&dir, &err);
+		if (rc == 0)
+			rc = ckdir_add(&dir, req.pid, &err);
+		if (rc == 0 && o->verbosity > 0 && !quiet)
+			fprintf(stderr, PROG ": writing %s/%s, then renaming %s to %s\n", dir.work,
+				dir.file, dir.work, dir.final);
+	} else if (o->dest == CDEST_FD) {
 		rc = dest_open_fd(&dest, o->fd, &err);
 	} else {
 		rc = dest_open_file(&dest, name, (enum dest_policy)o->policy, o->backup_name, &err);
@@ -191,9 +489,8 @@ static int request(const struct ckpt_opts *o)
 		rc = err_sys(&err, "cannot set the time limit");
 		goto out;
 	}
-	req.flags = o->save_flags;
-	req.fd = dest.fd;
-	req.dest_name = dest_display(&dest);
+	req.fd = o->dest == CDEST_DIR ? dir.fd : dest.fd;
+	req.dest_name = o->dest == CDEST_DIR ? dir.display : dest_display(&dest);
 	req.commit = commit;
 	req.commit_arg = &ca;
 	req.signal = o->signal;
@@ -201,9 +498,12 @@ static int request(const struct ckpt_opts *o)
 	if (rc == -ETIMEDOUT || (rc < 0 && ptu_deadline_hit))
 		rc = err.code ? err.code : -ETIMEDOUT;
 out:
-	if (rc < 0)
+	if (rc < 0) {
 		dest_abort(&dest);
+		ckdir_abort(&dir);
+	}
 	dest_fini(&dest);
+	ckdir_fini(&dir);
 	tool_print_kmsgs(o->kmsg, rc < 0, quiet);
 	if (rc < 0 && !quiet)
 		fprintf(stderr, "Checkpoint failed: %s\n", err.msg);

@@ -184,16 +184,6 @@ static int __attribute__((noreturn)) mimic(int st)
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
 }
 
-/* A context name cr_checkpoint -d writes: "context." and a pid. */
-static bool is_context_name(const char *name)
-{
-	long pid;
-
-	if (strncmp(name, "context.", 8))
-		return false;
-	return opt_int(name + 8, 1, INT32_MAX, &pid) == 0;
-}
-
 /* Where the context comes from, or why it cannot be used: the class and exit code to
  * fail with, and the message. */
 struct source {
@@ -235,7 +225,7 @@ static int open_dir_source(const char *dir, struct source *s)
 	while ((errno = 0, de = readdir(d))) {
 		struct stat st;
 
-		if (!is_context_name(de->d_name) || fstatat(dirfd(d), de->d_name, &st, 0) < 0 ||
+		if (!tool_is_context_name(de->d_name) || fstatat(dirfd(d), de->d_name, &st, 0) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
 		if (!n++)

@@ -221,7 +221,7 @@ static void a_result_too_long_is_enametoolong_naming_the_path(void **state)
 	(void)state;
 	assert_null(path_with(r, 1, saved, buf, sizeof(buf), &err));
 	assert_int_equal(err.code, -ENAMETOOLONG);
-	assert_non_null(strstr(err.msg, "/a-much-longer-new-directory"));
+	assert_non_null(strstr(err.msg, "PATH_MAX"));
 	assert_non_null(strstr(err.msg, "/x/x/x"));
 	free(saved);
 }
