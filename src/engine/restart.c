@@ -107,8 +107,8 @@ const char *rst_path(const struct rst_ctx *c, const char *saved, char *buf, size
 
 		if (r < 0) {
 			err_set(err, -ENAMETOOLONG,
-				"pid %d: cannot relocate '%s': the new path would be PATH_MAX "
-				"bytes or longer (--relocate %s=%s)",
+				"pid %d: relocated, a path would be PATH_MAX bytes or longer: "
+				"'%s' with --relocate %s=%s",
 				c->rp ? c->rp->p->pid : 0, saved, o->relocs[i].from,
 				o->relocs[i].to);
 			return NULL;
