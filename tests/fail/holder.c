@@ -8,8 +8,8 @@
  *   "check"  answers "ok" if the object is as it was set up (reading what it holds
  *            and putting it back), else "bad: why";
  *   "quit"   exits 0.
- * KIND is one of: socketpair listen dgram tcp-listen tcp-self eventfd epoll signalfd
- * timerfd inotify memfd io_uring fifo deleted packet-pipe async ptmx children. "children"
+ * KIND is one of: socketpair listen dgram tcp-listen tcp-self epoll-lost inotify-proc
+ * memfd io_uring fifo deleted packet-pipe async ptmx children. "children"
  * has a child process (sleeping until the holder exits) and prints "FD -1". */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,16 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MSG "held data"
@@ -90,42 +88,44 @@ static int setup(void)
 			die("write");
 		return c;
 	}
-	if (!strcmp(kind, "eventfd")) {
-		int e = eventfd(5, 0);
-
-		return e < 0 ? die("eventfd") : e;
-	}
-	if (!strcmp(kind, "epoll")) {
+	if (!strcmp(kind, "epoll-lost")) {
+		/* An epoll instance watching a pipe whose read end only a process outside
+		 * the tree holds (a grandchild, re-parented away): nothing here has the
+		 * target to add it again with. */
 		struct epoll_event ev = {EPOLLIN, {.u64 = 77}};
-		int p[2], e = epoll_create1(0);
+		int p[2], life[2], e = epoll_create1(0);
+		pid_t c;
 
-		if (e < 0 || pipe(p) < 0 || epoll_ctl(e, EPOLL_CTL_ADD, p[0], &ev) < 0 ||
-		    write(p[1], "x", 1) != 1)
+		if (e < 0 || pipe(p) < 0 || pipe(life) < 0 ||
+		    epoll_ctl(e, EPOLL_CTL_ADD, p[0], &ev) < 0 || write(p[1], "x", 1) != 1)
 			die("epoll");
+		c = fork();
+		if (c < 0)
+			die("fork");
+		if (c == 0) {
+			char b;
+
+			if (fork() != 0)
+				_exit(0);
+			/* Keeps the read end until the holder is gone (EOF on life). */
+			dup2(life[0], 0);
+			dup2(p[0], 1);
+			syscall(SYS_close_range, 2, ~0u, 0);
+			while (read(0, &b, 1) > 0)
+				;
+			_exit(0);
+		}
+		waitpid(c, NULL, 0);
+		close(p[0]);
+		close(life[0]);
+		other = p[1];
 		return e;
 	}
-	if (!strcmp(kind, "signalfd")) {
-		sigset_t m;
-		int s;
-
-		sigemptyset(&m);
-		sigaddset(&m, SIGUSR1);
-		sigprocmask(SIG_BLOCK, &m, NULL);
-		s = signalfd(-1, &m, 0);
-		return s < 0 ? die("signalfd") : s;
-	}
-	if (!strcmp(kind, "timerfd")) {
-		struct itimerspec its = {{1000, 0}, {1000, 0}};
-		int t = timerfd_create(CLOCK_MONOTONIC, 0);
-
-		if (t < 0 || timerfd_settime(t, 0, &its, NULL) < 0)
-			die("timerfd");
-		return t;
-	}
-	if (!strcmp(kind, "inotify")) {
+	if (!strcmp(kind, "inotify-proc")) {
+		/* A watch on a file of /proc, whose file handles do not open. */
 		int i = inotify_init1(0);
 
-		if (i < 0 || inotify_add_watch(i, ".", IN_CREATE) < 0)
+		if (i < 0 || inotify_add_watch(i, "/proc/self", IN_ATTRIB) != 1)
 			die("inotify");
 		return i;
 	}
@@ -226,27 +226,25 @@ static void check(void)
 			dprintf(1, "bad: not listening\n");
 			return;
 		}
-	} else if (!strcmp(kind, "eventfd")) {
-		uint64_t v = 0;
-
-		if (read(fd, &v, sizeof(v)) != sizeof(v) || v != 5 ||
-		    write(fd, &v, sizeof(v)) != sizeof(v)) {
-			dprintf(1, "bad: eventfd holds %llu\n", (unsigned long long)v);
-			return;
-		}
-	} else if (!strcmp(kind, "epoll")) {
+	} else if (!strcmp(kind, "epoll-lost")) {
 		struct epoll_event ev;
 
 		if (epoll_wait(fd, &ev, 1, 0) != 1 || ev.data.u64 != 77) {
 			dprintf(1, "bad: epoll has no event\n");
 			return;
 		}
-	} else if (!strcmp(kind, "timerfd")) {
-		struct itimerspec its;
+	} else if (!strcmp(kind, "inotify-proc")) {
+		char path[64], info[1024];
+		int f;
 
-		if (timerfd_gettime(fd, &its) < 0 || its.it_interval.tv_sec != 1000 ||
-		    its.it_value.tv_sec < 900) {
-			dprintf(1, "bad: timer not armed\n");
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+		f = open(path, O_RDONLY);
+		n = f < 0 ? -1 : read(f, info, sizeof(info) - 1);
+		if (f >= 0)
+			close(f);
+		info[n > 0 ? n : 0] = '\0';
+		if (!strstr(info, "inotify wd:1 ")) {
+			dprintf(1, "bad: inotify watch gone\n");
 			return;
 		}
 	} else if (!strcmp(kind, "memfd") || !strcmp(kind, "deleted")) {

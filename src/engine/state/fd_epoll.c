@@ -9,11 +9,17 @@
  * the process is the target's file now: normally the one of that number; if that
  * number was closed or reused since, another descriptor of the same file, which the
  * new process briefly puts at the number to add it (and then puts back what was
- * there). A target whose file the process no longer holds at all cannot be added
- * again: the checkpoint fails. A target whose own kind crest cannot save fails the
- * checkpoint on that descriptor already. One that leads outside the checkpoint
- * (fd_external.c) is added with whatever cr_restart gives that descriptor; if that
- * cannot be watched or is closed, it is left out and said.
+ * there). An instance several processes share: a target is added again by one of
+ * them that has its file (checked first in the process the instance was first met
+ * in), under that process's numbers. A target whose file no process of the checkpoint
+ * holding the instance has cannot be added again: the checkpoint fails. A target
+ * whose own kind crest cannot save fails the checkpoint on that descriptor already.
+ * One that leads outside the checkpoint (fd_external.c) is added with whatever
+ * cr_restart gives that descriptor; if that cannot be watched or is closed, it is
+ * left out and said.
+ *
+ * Several instances watching each other come back in any order: the kernel's checks
+ * (loops, nesting depth) hold for every part of a graph that held as a whole.
  *
  * A one-shot target that has fired is disabled (no events left in its mask); adding
  * it again would arm it for errors and hang-ups, which epoll_ctl always adds. So it is
@@ -109,11 +115,10 @@ static bool is_target(pid_t pid, int epfd, const struct ep_target *t, uint32_t t
 	return syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, &slot) == 0;
 }
 
-/* Which descriptor of the process holds target t's file: the number it was added
- * under, or any other; -1 if none. */
-static int find_source(struct dump_ctx *c, int epfd, const struct ep_target *t, uint32_t toff)
+/* Which descriptor of process pid holds target t's file (the toff-th of its number
+ * in instance epfd of pid): the number it was added under, or any other; -1 if none. */
+static int find_source(pid_t pid, int epfd, const struct ep_target *t, uint32_t toff)
 {
-	pid_t pid = c->p->pid;
 	char dir[64];
 	struct dirent *de;
 	int found = -1;
@@ -133,6 +138,16 @@ static int find_source(struct dump_ctx *c, int epfd, const struct ep_target *t, 
 	if (d)
 		closedir(d);
 	return found;
+}
+
+/* Targets of one number count up in the kernel's order: kcmp's offset. */
+static uint32_t target_offset(const struct ep_data *d, uint32_t i)
+{
+	uint32_t toff = 0;
+
+	for (uint32_t k = 0; k < i; k++)
+		toff += d->t[k].tfd == d->t[i].tfd;
+	return toff;
 }
 
 /* fdinfo: "tfd: N events: X data: Y  pos:..." per target, in the kernel's order
@@ -168,6 +183,8 @@ static int parse_targets(struct dump_ctx *c, const struct fd_scan *s, struct ep_
 	return 0;
 }
 
+/* Targets are found in the process the instance was first met in; those another
+ * process added are found once every process is collected (ep_settle). */
 static int ep_collect(struct dump_ctx *c, const struct fd_scan *s, struct file_img *f,
 		      struct err *err)
 {
@@ -177,24 +194,45 @@ static int ep_collect(struct dump_ctx *c, const struct fd_scan *s, struct file_i
 		return err_set(err, -ENOMEM, "out of memory");
 	if (parse_targets(c, s, d, err) < 0)
 		return err->code;
-	for (uint32_t i = 0; i < d->n; i++) {
-		struct ep_target *t = &d->t[i];
-		uint32_t toff = 0;
+	for (uint32_t i = 0; i < d->n; i++)
+		d->t[i].src_fd = find_source(c->p->pid, s->fd, &d->t[i], target_offset(d, i));
+	return 0;
+}
 
-		for (uint32_t k = 0; k < i; k++)
-			toff += d->t[k].tfd == t->tfd;
-		t->src_fd = find_source(c, s->fd, t, toff);
-		if (t->src_fd >= 0)
-			continue;
-		kmsg_add(KMSG_ERROR,
-			 "pid %d: descriptor %d is an epoll instance watching a file the process "
-			 "no longer holds (added as descriptor %d)",
-			 c->p->pid, s->fd, t->tfd);
-		return err_set(err, -ENOTSUP,
-			       "pid %d: descriptor %d is an epoll instance watching a file the "
-			       "process no longer holds (added as descriptor %d), which crest "
-			       "cannot restore",
-			       c->p->pid, s->fd, t->tfd);
+/* A target no process of the checkpoint holding the instance has a descriptor of
+ * cannot be added again: its file is held only from outside, or was closed by all. */
+static int ep_settle(struct dump_all *all, struct err *err)
+{
+	struct model *m = all->m;
+
+	for (uint32_t i = 0; i < m->nfiles; i++) {
+		const struct file_img *f = &m->files[i];
+		struct ep_data *d = f->kd;
+
+		for (uint32_t k = 0; f->kind == FILE_EPOLL && k < d->n; k++) {
+			struct ep_target *t = &d->t[k];
+
+			for (uint32_t j = 0; t->src_fd < 0 && j < m->nprocs; j++) {
+				const struct proc_img *p = &m->procs[j];
+				int efd = fdkind_first_fd(p, f->id);
+
+				if (efd < 0 || p->pid == f->dump_pid)
+					continue;
+				t->src_fd = find_source(p->pid, efd, t, target_offset(d, k));
+				t->pid = p->pid;
+			}
+			if (t->src_fd >= 0)
+				continue;
+			kmsg_add(KMSG_ERROR,
+				 "pid %d: descriptor %d is an epoll instance watching a file no "
+				 "process of the checkpoint holds (added as descriptor %d)",
+				 f->dump_pid, f->dump_fd, t->tfd);
+			return err_set(err, -ENOTSUP,
+				       "pid %d: descriptor %d is an epoll instance watching a file "
+				       "no process of the checkpoint holds (added as descriptor "
+				       "%d), which crest cannot restore",
+				       f->dump_pid, f->dump_fd, t->tfd);
+		}
 	}
 	return 0;
 }
@@ -447,6 +485,7 @@ const struct fd_kind fd_epoll_kind = {
 	.name = "epoll",
 	.claim = ep_claim,
 	.collect = ep_collect,
+	.settle = ep_settle,
 	.encode = ep_encode,
 	.decode = ep_decode,
 	.check = ep_check,
