@@ -228,6 +228,7 @@ enum file_kind {
 	FILE_TIMERFD = 7,  /* timerfd: clock, time left, interval, expirations not read */
 	FILE_EPOLL = 8,    /* epoll instance with its targets */
 	FILE_INOTIFY = 9,  /* inotify instance with its watches */
+	FILE_UNIX = 14,    /* unix socket wholly inside the checkpoint, with its queue */
 	FILE_KIND_MAX = 32,
 };
 

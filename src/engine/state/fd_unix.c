@@ -1,0 +1,888 @@
+/* state/fd_unix.c: unix domain sockets wholly inside the checkpoint: socketpairs
+ * (stream, datagram, seqpacket), sockets bound to a path or an abstract name,
+ * listening sockets with the connections not yet accepted, connections made to them
+ * and accepted from them, sockets whose peer has closed, and datagram sockets
+ * connected to another. Saved with each: what is queued for reading, without taking
+ * it (MSG_PEEK with a peek offset, message by message with their boundaries, and the
+ * sender's name of each datagram), the shutdown state of each direction, and the
+ * options programs set (buffer sizes, SO_PASSCRED, SO_PASSSEC, SO_PASSPIDFD,
+ * SO_PEEK_OFF, SO_RCVLOWAT, timeouts); O_NONBLOCK is in the common flags.
+ *
+ * A socket is known by its inode, and peers are matched by inode (sock_diag). A unix
+ * socket connected to one that is not in the checkpoint leads outside: it is given to
+ * fd_external.c, as is a connection still waiting at a listener outside.
+ *
+ * Refused: descriptors in flight (SCM_RIGHTS messages queued), messages queued for a
+ * socket that receives its senders' credentials (SO_PASSCRED, SO_PASSPIDFD), other
+ * control data, out-of-band data, and a connection not yet accepted that already
+ * carries data (it cannot be read without accepting it).
+ *
+ * Not kept: the peer credentials (SO_PEERCRED) are those of the restarting process,
+ * and an error pending on a socket (SO_ERROR, e.g. ECONNRESET after the peer closed
+ * with data unread) cannot be read without clearing it. Connections not yet accepted
+ * whose client has gone, or is outside, come back with their client gone.
+ *
+ * Restart is in fd_unix_restart.c. */
+#define LOG_PREFIX "unix: "
+#include "fd_unix.h"
+
+#include "../err.h"
+#include "../log.h"
+#include "../../util/buf.h"
+#include "../../util/out.h"
+#include "../../util/procfs.h"
+#include "../../util/sockdiag.h"
+#include "../../util/wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../banned.h"
+
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
+
+#define MAX_UNIX_DATA (1u << 30) /* queued bytes per socket */
+#define MAX_UNIX_MSGS (1u << 20) /* queued messages per socket */
+#define MAX_PENDING (1u << 20)
+#define PEEK_CHUNK (64u << 10)
+
+static void unix_data_free(void *p)
+{
+	struct unix_data *ud = p;
+
+	if (!ud)
+		return;
+	for (uint32_t i = 0; i < ud->nmsgs; i++)
+		free(ud->msgs[i].data);
+	free(ud->msgs);
+	free(ud->pending);
+	free(ud->dir);
+	free(ud);
+}
+
+static struct unix_data *unix_data_new(struct file_img *f)
+{
+	struct unix_data *ud = fdkind_data(f, sizeof(*ud));
+
+	if (ud)
+		f->kd_free = unix_data_free;
+	return ud;
+}
+
+const struct file_img *unix_find(const struct model *m, uint64_t ino)
+{
+	for (uint32_t i = 0; i < m->nfiles; i++)
+		if (m->files[i].kind == FILE_UNIX && m->files[i].ino == ino && m->files[i].kd)
+			return &m->files[i];
+	return NULL;
+}
+
+static struct unix_data *ud_of(const struct model *m, uint64_t ino)
+{
+	const struct file_img *f = ino ? unix_find(m, ino) : NULL;
+
+	return f ? f->kd : NULL;
+}
+
+static bool same_name(const struct unix_name *a, const struct unix_name *b)
+{
+	return a->len == b->len && !memcmp(a->b, b->b, a->len);
+}
+
+/* ---- checkpoint ---- */
+
+static int unix_claim(struct dump_ctx *c, const struct fd_scan *s, struct err *err)
+{
+	struct unix_info ui;
+
+	(void)c;
+	(void)err;
+	return S_ISSOCK(s->st.st_mode) && sockdiag_unix(s->st.st_ino, &ui) == 0;
+}
+
+/* Returns whether the socket has one (a peer: is connected, maybe to one gone). */
+static bool get_name(int fd, bool peer, struct unix_name *n)
+{
+	struct sockaddr_un a;
+	socklen_t len = sizeof(a);
+	int rc = peer ? getpeername(fd, (struct sockaddr *)&a, &len)
+		      : getsockname(fd, (struct sockaddr *)&a, &len);
+
+	n->len = 0;
+	if (rc == 0 && len > offsetof(struct sockaddr_un, sun_path) && len <= sizeof(a)) {
+		n->len = len - (socklen_t)offsetof(struct sockaddr_un, sun_path);
+		memcpy(n->b, a.sun_path, n->len);
+	}
+	return rc == 0;
+}
+
+static int32_t opt_int(int fd, int name, int32_t dflt)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, name, &v, &len) == 0 ? v : dflt;
+}
+
+static int64_t opt_timeo(int fd, int name)
+{
+	struct timeval tv = {0, 0};
+	socklen_t len = sizeof(tv);
+
+	if (getsockopt(fd, SOL_SOCKET, name, &tv, &len) < 0)
+		return 0;
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void get_opts(int fd, struct unix_opts *o)
+{
+	o->rcvbuf = opt_int(fd, SO_RCVBUF, 0);
+	o->sndbuf = opt_int(fd, SO_SNDBUF, 0);
+	o->passcred = opt_int(fd, SO_PASSCRED, 0) != 0;
+	o->passsec = opt_int(fd, SO_PASSSEC, 0) != 0;
+	o->passpidfd = opt_int(fd, SO_PASSPIDFD, 0) != 0;
+	o->peek_off = opt_int(fd, SO_PEEK_OFF, -1);
+	o->rcvlowat = opt_int(fd, SO_RCVLOWAT, 1);
+	o->rcvtimeo_us = opt_timeo(fd, SO_RCVTIMEO);
+	o->sndtimeo_us = opt_timeo(fd, SO_SNDTIMEO);
+}
+
+static uint64_t fdinfo_scm_fds(const struct fd_scan *s)
+{
+	uint64_t v = 0;
+
+	return s->fdinfo && procfs_field_u64(s->fdinfo, "scm_fds", 10, &v) == 0 ? v : 0;
+}
+
+/* What sock_diag and the socket itself say, through a copy of the descriptor. What
+ * it is (inside or leading outside) is decided once every descriptor is known. */
+static int unix_collect(struct dump_ctx *c, const struct fd_scan *s, struct file_img *f,
+			struct err *err)
+{
+	struct unix_data *ud = unix_data_new(f);
+	struct unix_info ui;
+	uint32_t *icons = NULL, n = 0;
+	int cp, rc;
+
+	if (!ud)
+		return err_set(err, -ENOMEM, "out of memory");
+	rc = sockdiag_unix(s->st.st_ino, &ui);
+	if (rc < 0)
+		return err_code(err, rc, "pid %d: cannot inspect the unix socket of descriptor %d",
+				c->p->pid, s->fd);
+	ud->type = ui.type;
+	ud->diag_state = ui.state;
+	ud->peer = ui.peer;
+	ud->shutdown = ui.shutdown & 3;
+	ud->wqueue = ui.wqueue;
+	ud->has_vfs = ui.has_vfs;
+	ud->vfs_ino = ui.vfs_ino;
+	ud->vfs_dev = ui.vfs_dev;
+	ud->scm_fds = fdinfo_scm_fds(s);
+	if (ui.state == TCP_LISTEN) {
+		ud->backlog = ui.wqueue;
+		rc = sockdiag_unix_icons(s->st.st_ino, &icons, &n);
+		if (rc < 0)
+			return err_code(err, rc, "pid %d: cannot list the connections waiting on "
+					"descriptor %d", c->p->pid, s->fd);
+		ud->pending = calloc(n ? n : 1, sizeof(*ud->pending));
+		if (!ud->pending) {
+			free(icons);
+			return err_set(err, -ENOMEM, "out of memory");
+		}
+		for (uint32_t i = 0; i < n; i++)
+			ud->pending[i] = icons[i];
+		ud->npending = n;
+		free(icons);
+	}
+	cp = (int)syscall(SYS_pidfd_getfd, c->pidfd, s->fd, 0);
+	if (cp < 0)
+		return err_sys(err, "pid %d: cannot take a copy of descriptor %d", c->p->pid,
+			       s->fd);
+	get_name(cp, false, &ud->name);
+	if (ui.state == TCP_ESTABLISHED)
+		ud->peer_named = get_name(cp, true, &ud->peer_name);
+	get_opts(cp, &ud->opt);
+	close(cp);
+	return 0;
+}
+
+/* Is the socket ino waiting to be accepted by a listener of the checkpoint? Returns
+ * that listener's inode, or 0. */
+static uint64_t waits_on(const struct model *m, uint64_t ino)
+{
+	for (uint32_t i = 0; i < m->nfiles; i++) {
+		const struct file_img *g = &m->files[i];
+		const struct unix_data *gd = g->kd;
+
+		if (g->kind != FILE_UNIX || !gd || gd->diag_state != TCP_LISTEN)
+			continue;
+		for (uint32_t k = 0; k < gd->npending; k++)
+			if (gd->pending[k] == ino)
+				return g->ino;
+	}
+	return 0;
+}
+
+/* What each socket is. One connected to a socket outside, or waiting at a listener
+ * outside, leads outside; so, then, does one connected to it. */
+static int classify(struct model *m, struct err *err)
+{
+	bool again = true;
+
+	for (uint32_t i = 0; i < m->nfiles; i++) {
+		struct file_img *f = &m->files[i];
+		struct unix_data *ud = f->kd;
+
+		if (f->kind != FILE_UNIX || ud->settled)
+			continue;
+		if (ud->diag_state == TCP_LISTEN) {
+			ud->state = US_LISTENING;
+		} else if (ud->diag_state != TCP_ESTABLISHED) {
+			ud->state = US_UNCONNECTED;
+			ud->peer = 0;
+		} else if (ud->peer) {
+			ud->state = US_CONNECTED;
+		} else if ((ud->listener = waits_on(m, f->ino))) {
+			ud->state = US_PENDING;
+		} else if (ud->type == SOCK_DGRAM && !ud->peer_named) {
+			/* Another connected to it: that makes it "established" too. */
+			ud->state = US_UNCONNECTED;
+		} else if (ud->type == SOCK_DGRAM || ud->shutdown == 3) {
+			/* The peer closed: shut down both ways (stream), or the next send
+			 * fails (datagram). */
+			ud->state = US_PEER_GONE;
+		} else if (fd_external_mark(f, EXT_SOCKET) < 0) {
+			/* Waiting at a listener outside the checkpoint. */
+			return err_set(err, -ENOMEM, "out of memory");
+		}
+	}
+	while (again) {
+		again = false;
+		for (uint32_t i = 0; i < m->nfiles; i++) {
+			struct file_img *f = &m->files[i];
+			struct unix_data *ud = f->kd;
+
+			if (f->kind != FILE_UNIX || ud->settled || ud->state != US_CONNECTED ||
+			    ud_of(m, ud->peer))
+				continue;
+			if (fd_external_mark(f, EXT_SOCKET) < 0)
+				return err_set(err, -ENOMEM, "out of memory");
+			again = true;
+		}
+	}
+	return 0;
+}
+
+/* A listener's waiting connections whose client is not in the checkpoint come back
+ * with their client gone; an accepted socket comes back through the listener it was
+ * accepted from, when that is in the checkpoint. */
+static void link_listeners(struct model *m)
+{
+	for (uint32_t i = 0; i < m->nfiles; i++) {
+		struct file_img *f = &m->files[i];
+		struct unix_data *ud = f->kd;
+
+		if (f->kind != FILE_UNIX || ud->settled)
+			continue;
+		for (uint32_t k = 0; k < ud->npending; k++) {
+			const struct unix_data *cd = ud_of(m, ud->pending[k]);
+
+			if (ud->pending[k] && (!cd || cd->state != US_PENDING)) {
+				kmsg_add(KMSG_WARN,
+					 "pid %d: a connection to the unix socket of inode %llu, not "
+					 "yet accepted, comes from outside the checkpoint: it comes "
+					 "back with its client gone",
+					 f->dump_pid, (unsigned long long)f->ino);
+				ud->pending[k] = 0;
+			}
+		}
+		if ((ud->state != US_CONNECTED && ud->state != US_PEER_GONE) ||
+		    ud->type == SOCK_DGRAM || !ud->name.len)
+			continue;
+		for (uint32_t k = 0; k < m->nfiles; k++) {
+			const struct file_img *g = &m->files[k];
+			const struct unix_data *gd = g->kd;
+
+			if (g->kind != FILE_UNIX || gd->state != US_LISTENING || gd->type != ud->type ||
+			    !same_name(&gd->name, &ud->name))
+				continue;
+			if (UNIX_PATH_NAME(&ud->name) &&
+			    (!ud->has_vfs || gd->vfs_ino != ud->vfs_ino || gd->vfs_dev != ud->vfs_dev))
+				continue;
+			ud->listener = g->ino;
+			break;
+		}
+	}
+}
+
+/* Does the socket get its name back by binding it (not through its listener)? */
+static bool binds_name(const struct unix_data *ud)
+{
+	if (!ud->name.len)
+		return false;
+	return !((ud->state == US_CONNECTED || ud->state == US_PEER_GONE) && ud->listener);
+}
+
+/* Is the file of this path name the socket's own, and where is it? */
+static int locate_file(struct model *m, const struct file_img *f, struct unix_data *ud,
+		       struct err *err)
+{
+	pid_t pid = f->dump_pid;
+	char path[64 + UNIX_NAME_MAX + 1], cwd[MODEL_MAX_PATH];
+	const char *name = (const char *)ud->name.b;
+	struct stat st;
+
+	if (ud->name.b[ud->name.len - 1] != '\0')
+		return err_set(err, -EINVAL, "pid %d: unix socket of inode %llu has a path name "
+			       "without its end", pid, (unsigned long long)f->ino);
+	if (name[0] != '/') {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+		n = readlink(path, cwd, sizeof(cwd) - 1);
+		if (n <= 0)
+			return err_sys(err, "pid %d: cannot read its working directory", pid);
+		cwd[n] = '\0';
+		ud->dir = strdup(cwd);
+		if (!ud->dir)
+			return err_set(err, -ENOMEM, "out of memory");
+		snprintf(path, sizeof(path), "/proc/%d/cwd/%s", pid, name);
+	} else {
+		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, name);
+	}
+	if (!ud->has_vfs || stat(path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    st.st_ino != ud->vfs_ino || st.st_dev != ud->vfs_dev) {
+		log_debug("pid %d: the file of unix socket '%s' is gone; only its name comes back",
+			  pid, name);
+		return 0;
+	}
+	/* One socket makes the file again; a listener first. */
+	for (uint32_t i = 0; i < m->nfiles; i++) {
+		const struct unix_data *gd = m->files[i].kd;
+
+		if (m->files[i].kind == FILE_UNIX && gd != ud && gd->name_file &&
+		    gd->vfs_ino == ud->vfs_ino && gd->vfs_dev == ud->vfs_dev)
+			return 0;
+	}
+	ud->name_file = 1;
+	ud->file_mode = st.st_mode & 07777;
+	ud->file_uid = st.st_uid;
+	ud->file_gid = st.st_gid;
+	return 0;
+}
+
+static int locate_files(struct model *m, struct err *err)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t i = 0; i < m->nfiles; i++) {
+			struct file_img *f = &m->files[i];
+			struct unix_data *ud = f->kd;
+
+			if (f->kind != FILE_UNIX || ud->settled || !binds_name(ud) ||
+			    !UNIX_PATH_NAME(&ud->name) || (ud->state == US_LISTENING) != (pass == 0))
+				continue;
+			if (locate_file(m, f, ud, err) < 0)
+				return err->code;
+		}
+	return 0;
+}
+
+static int add_msg(struct unix_data *ud, const uint8_t *p, uint32_t n, bool more,
+		   const struct sockaddr_un *from, socklen_t fromlen)
+{
+	struct unix_msg *mg;
+
+	if (!more) {
+		if (ud->nmsgs >= MAX_UNIX_MSGS)
+			return -E2BIG;
+		mg = model_grow((void **)&ud->msgs, &ud->nmsgs, sizeof(*mg));
+		if (!mg)
+			return -ENOMEM;
+		if (fromlen > offsetof(struct sockaddr_un, sun_path) && fromlen <= sizeof(*from)) {
+			mg->from.len = fromlen - (socklen_t)offsetof(struct sockaddr_un, sun_path);
+			memcpy(mg->from.b, from->sun_path, mg->from.len);
+		}
+	} else {
+		mg = &ud->msgs[ud->nmsgs - 1];
+	}
+	if (!n)
+		return 0;
+	if (mg->len + (uint64_t)n > MAX_UNIX_DATA)
+		return -E2BIG;
+	{
+		uint8_t *d = realloc(mg->data, (size_t)mg->len + n);
+
+		if (!d)
+			return -ENOMEM;
+		mg->data = d;
+	}
+	memcpy(mg->data + mg->len, p, n);
+	mg->len += n;
+	return 0;
+}
+
+/* Read the queue without taking it: MSG_PEEK from a peek offset of 0 that moves on
+ * with each read. A datagram or record longer than the buffer comes in pieces, each
+ * but the last marked MSG_TRUNC; a zero-length one comes once. The socket's own peek
+ * offset is put back. */
+static int peek_all(int fd, struct unix_data *ud, bool *ctrunc)
+{
+	uint8_t *buf = malloc(PEEK_CHUNK);
+	bool more = false;
+	uint64_t total = 0;
+	int zero = 0, rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0) {
+		free(buf);
+		return -errno;
+	}
+	for (;;) {
+		struct sockaddr_un from;
+		struct iovec iov = {buf, PEEK_CHUNK};
+		struct msghdr mh = {&from, sizeof(from), &iov, 1, NULL, 0, 0};
+		ssize_t n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT);
+
+		if (n < 0) {
+			rc = errno == EAGAIN ? 0 : -errno;
+			break;
+		}
+		/* An empty stream read is its end; an empty seqpacket read after the
+		 * last byte may be its end too (and is taken as such). */
+		if (n == 0 && !more &&
+		    (ud->type == SOCK_STREAM ||
+		     (ud->type == SOCK_SEQPACKET && (ud->shutdown & 1) && total >= ud->rqueue)))
+			break;
+		*ctrunc |= (mh.msg_flags & MSG_CTRUNC) != 0;
+		rc = add_msg(ud, buf, (uint32_t)n, more || (ud->type == SOCK_STREAM && ud->nmsgs),
+			     &from, ud->type == SOCK_DGRAM ? mh.msg_namelen : 0);
+		if (rc < 0)
+			break;
+		total += (uint64_t)n;
+		more = ud->type != SOCK_STREAM && (mh.msg_flags & MSG_TRUNC);
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &ud->opt.peek_off, sizeof(ud->opt.peek_off)) <
+		    0 &&
+	    rc == 0)
+		rc = -errno;
+	free(buf);
+	return rc;
+}
+
+static uint64_t queued_bytes(const struct unix_data *ud)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < ud->nmsgs; i++)
+		n += ud->msgs[i].len;
+	return n;
+}
+
+
+/* Save what socket f holds, or refuse what cannot be saved. */
+static int save_queue(struct dump_all *all, struct file_img *f, struct err *err)
+{
+	struct dump_ctx *c = fdkind_dump_ctx(all, f);
+	struct unix_data *ud = f->kd;
+	struct unix_info ui;
+	bool ctrunc = false;
+	char link[64];
+	int cp, rc;
+
+	snprintf(link, sizeof(link), "socket:[%llu]", (unsigned long long)f->ino);
+	if (!c)
+		return err_set(err, -ESRCH, "unix socket of inode %llu: its process is not known",
+			       (unsigned long long)f->ino);
+	if (ud->scm_fds)
+		return fdkind_unsupported(c, f->dump_fd,
+					  "unix socket holding descriptors in flight (SCM_RIGHTS)",
+					  link, err);
+	if (ud->state == US_PENDING && ud->wqueue)
+		return fdkind_unsupported(c, f->dump_fd,
+					  "unix socket not yet accepted by its listener, with data "
+					  "sent",
+					  link, err);
+	if (ud->state == US_LISTENING)
+		return 0;
+	rc = sockdiag_unix(f->ino, &ui);
+	if (rc < 0)
+		return err_code(err, rc, "pid %d: cannot inspect the unix socket of descriptor %d",
+				f->dump_pid, f->dump_fd);
+	cp = fdkind_copy_fd(all, f);
+	if (cp < 0)
+		return err_code(err, cp, "pid %d: cannot take a copy of descriptor %d", f->dump_pid,
+				f->dump_fd);
+	ud->rqueue = ui.rqueue;
+	rc = peek_all(cp, ud, &ctrunc);
+	close(cp);
+	if (rc == -ENOMEM)
+		return err_set(err, -ENOMEM, "out of memory");
+	if (rc == -E2BIG)
+		return fdkind_unsupported(c, f->dump_fd,
+					  "unix socket holding more than 1 GiB or 2^20 messages",
+					  link, err);
+	if (rc < 0)
+		return err_code(err, rc, "pid %d: cannot read what the unix socket of descriptor "
+				"%d holds", f->dump_pid, f->dump_fd);
+	if (ud->nmsgs && (ud->opt.passcred || ud->opt.passpidfd))
+		return fdkind_unsupported(c, f->dump_fd,
+					  "unix socket receiving credentials (SO_PASSCRED) and "
+					  "holding messages",
+					  link, err);
+	if (ctrunc)
+		return fdkind_unsupported(c, f->dump_fd, "unix socket holding control messages",
+					  link, err);
+	if (ud->type != SOCK_DGRAM && ui.has_rqlen && queued_bytes(ud) != ui.rqueue)
+		return fdkind_unsupported(c, f->dump_fd,
+					  ud->type == SOCK_STREAM
+						  ? "unix stream socket holding out-of-band data"
+						  : "unix seqpacket socket whose queue changed",
+					  link, err);
+	return 0;
+}
+
+/* Once every process is collected: peers are matched by inode across them. */
+static int unix_settle(struct dump_all *all, struct err *err)
+{
+	struct model *m = all->m;
+
+	if (classify(m, err) < 0)
+		return err->code;
+	link_listeners(m);
+	if (locate_files(m, err) < 0)
+		return err->code;
+	for (uint32_t i = 0; i < m->nfiles; i++) {
+		struct file_img *f = &m->files[i];
+		struct unix_data *ud = f->kd;
+
+		if (f->kind != FILE_UNIX || ud->settled)
+			continue;
+		if (save_queue(all, f, err) < 0)
+			return err->code;
+		ud->settled = true;
+	}
+	return 0;
+}
+
+static void put_name(struct buf *b, const struct unix_name *n)
+{
+	put_blob(b, n->b, n->len);
+}
+
+static void unix_encode(const struct file_img *f, struct buf *b)
+{
+	const struct unix_data *ud = f->kd;
+	const struct unix_opts *o = &ud->opt;
+
+	put_u32(b, ud->type);
+	put_u32(b, ud->state);
+	put_u64(b, ud->peer);
+	put_u64(b, ud->listener);
+	put_name(b, &ud->name);
+	put_name(b, &ud->peer_name);
+	put_u32(b, ud->name_file);
+	put_str(b, ud->dir);
+	put_u32(b, ud->file_mode);
+	put_u32(b, ud->file_uid);
+	put_u32(b, ud->file_gid);
+	put_u32(b, ud->backlog);
+	put_u32(b, ud->npending);
+	for (uint32_t i = 0; i < ud->npending; i++)
+		put_u64(b, ud->pending[i]);
+	put_u32(b, ud->shutdown);
+	put_i32(b, o->rcvbuf);
+	put_i32(b, o->sndbuf);
+	put_i32(b, o->passcred);
+	put_i32(b, o->passsec);
+	put_i32(b, o->passpidfd);
+	put_i32(b, o->peek_off);
+	put_i32(b, o->rcvlowat);
+	put_i64(b, o->rcvtimeo_us);
+	put_i64(b, o->sndtimeo_us);
+	put_u32(b, ud->nmsgs);
+	for (uint32_t i = 0; i < ud->nmsgs; i++) {
+		put_blob(b, ud->msgs[i].data, ud->msgs[i].len);
+		put_name(b, &ud->msgs[i].from);
+	}
+}
+
+/* ---- reading ---- */
+
+static void get_name_blob(struct wire_rd *rd, struct unix_name *n)
+{
+	const void *p = get_blob(rd, UNIX_NAME_MAX, &n->len);
+
+	if (rd->bad)
+		n->len = 0;
+	else if (n->len)
+		memcpy(n->b, p, n->len);
+}
+
+static void check_name(struct wire_rd *rd, const struct unix_name *n)
+{
+	/* A path name ends with its only NUL. */
+	if (UNIX_PATH_NAME(n) && (n->b[n->len - 1] != '\0' || memchr(n->b, 0, n->len - 1)))
+		wr_fail(rd, "malformed unix socket name");
+}
+
+static int decode_msgs(struct unix_data *ud, struct wire_rd *rd)
+{
+	uint64_t total = 0;
+	uint32_t n = get_count(rd, 8, MAX_UNIX_MSGS);
+
+	if (rd->bad)
+		return 0;
+	ud->msgs = calloc(n ? n : 1, sizeof(*ud->msgs));
+	if (!ud->msgs)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n && !rd->bad; i++) {
+		struct unix_msg *mg = &ud->msgs[i];
+		const void *p = get_blob(rd, MAX_UNIX_DATA, &mg->len);
+
+		get_name_blob(rd, &mg->from);
+		check_name(rd, &mg->from);
+		if (rd->bad)
+			break;
+		ud->nmsgs = i + 1;
+		total += mg->len;
+		if (total > MAX_UNIX_DATA)
+			wr_fail(rd, "more queued data than a unix socket may hold");
+		else if (mg->from.len && ud->type != SOCK_DGRAM)
+			wr_fail(rd, "a sender's name on a message that is not a datagram");
+		if (rd->bad || !mg->len)
+			continue;
+		mg->data = malloc(mg->len);
+		if (!mg->data) {
+			mg->len = 0;
+			return -ENOMEM;
+		}
+		memcpy(mg->data, p, mg->len);
+	}
+	if (!rd->bad && n && ud->state == US_LISTENING)
+		wr_fail(rd, "data queued on a listening socket");
+	return 0;
+}
+
+static void check_fields(const struct file_img *f, struct unix_data *ud, struct wire_rd *rd)
+{
+	const struct unix_opts *o = &ud->opt;
+	bool path = UNIX_PATH_NAME(&ud->name);
+
+	if (ud->type != SOCK_STREAM && ud->type != SOCK_DGRAM && ud->type != SOCK_SEQPACKET)
+		wr_fail(rd, "unknown unix socket type");
+	else if (ud->state < US_UNCONNECTED || ud->state > US_MAX)
+		wr_fail(rd, "unknown unix socket state");
+	else if (!S_ISSOCK(f->mode))
+		wr_fail(rd, "file type does not match its kind");
+	else if ((ud->state == US_LISTENING || ud->state == US_PENDING) &&
+		 ud->type == SOCK_DGRAM)
+		wr_fail(rd, "a datagram socket listening or waiting to be accepted");
+	else if ((ud->state == US_CONNECTED) != (ud->peer != 0))
+		wr_fail(rd, "a unix socket's peer does not fit its state");
+	else if (ud->listener && ud->state != US_PENDING && ud->state != US_CONNECTED &&
+		 ud->state != US_PEER_GONE)
+		wr_fail(rd, "a listener given to a unix socket that has none");
+	else if (ud->state == US_PENDING && !ud->listener)
+		wr_fail(rd, "a unix socket waiting to be accepted by no listener");
+	else if (ud->state == US_LISTENING && !ud->name.len)
+		wr_fail(rd, "a listening unix socket without a name");
+	else if (ud->name_file > 1 || (ud->name_file && !path))
+		wr_fail(rd, "a socket file for a name that is no path");
+	else if (ud->dir && !(path && ud->name.b[0] != '/'))
+		wr_fail(rd, "a directory for a name that is not a relative path");
+	else if (ud->dir && ud->dir[0] != '/')
+		wr_fail(rd, "a relative unix socket's directory is not absolute");
+	else if (ud->file_mode > 07777)
+		wr_fail(rd, "impossible socket file mode");
+	else if (ud->npending && ud->state != US_LISTENING)
+		wr_fail(rd, "waiting connections on a socket that does not listen");
+	else if (ud->shutdown > 3)
+		wr_fail(rd, "unknown shutdown state");
+	else if (o->rcvbuf < 0 || o->sndbuf < 0 || o->passcred > 1 || o->passcred < 0 ||
+		 o->passsec > 1 || o->passsec < 0 || o->passpidfd > 1 || o->passpidfd < 0 ||
+		 o->peek_off < -1 || o->rcvlowat < 0 || o->rcvtimeo_us < 0 || o->sndtimeo_us < 0)
+		wr_fail(rd, "impossible unix socket options");
+}
+
+static int unix_decode(struct file_img *f, struct wire_rd *rd, struct err *err)
+{
+	struct unix_data *ud = unix_data_new(f);
+	struct unix_opts *o;
+
+	if (!ud)
+		return err_set(err, -ENOMEM, "out of memory");
+	o = &ud->opt;
+	ud->type = get_u32(rd);
+	ud->state = get_u32(rd);
+	ud->peer = get_u64(rd);
+	ud->listener = get_u64(rd);
+	get_name_blob(rd, &ud->name);
+	get_name_blob(rd, &ud->peer_name);
+	check_name(rd, &ud->name);
+	check_name(rd, &ud->peer_name);
+	ud->name_file = get_u32(rd);
+	ud->dir = get_str(rd, MODEL_MAX_PATH);
+	ud->file_mode = get_u32(rd);
+	ud->file_uid = get_u32(rd);
+	ud->file_gid = get_u32(rd);
+	ud->backlog = get_u32(rd);
+	ud->npending = get_count(rd, 8, MAX_PENDING);
+	if (rd->bad)
+		return 0;
+	ud->pending = calloc(ud->npending ? ud->npending : 1, sizeof(*ud->pending));
+	if (!ud->pending)
+		return err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < ud->npending; i++)
+		ud->pending[i] = get_u64(rd);
+	ud->shutdown = get_u32(rd);
+	o->rcvbuf = get_i32(rd);
+	o->sndbuf = get_i32(rd);
+	o->passcred = get_i32(rd);
+	o->passsec = get_i32(rd);
+	o->passpidfd = get_i32(rd);
+	o->peek_off = get_i32(rd);
+	o->rcvlowat = get_i32(rd);
+	o->rcvtimeo_us = get_i64(rd);
+	o->sndtimeo_us = get_i64(rd);
+	if (rd->bad)
+		return 0;
+	check_fields(f, ud, rd);
+	if (rd->bad)
+		return 0;
+	if (decode_msgs(ud, rd) < 0)
+		return err_set(err, -ENOMEM, "out of memory");
+	ud->settled = true;
+	return 0;
+}
+
+static int bad(const struct file_img *f, const char *why, struct err *err)
+{
+	return err_set(err, -EINVAL, "file %u (unix socket of inode %llu): %s", f->id,
+		       (unsigned long long)f->ino, why);
+}
+
+/* The sockets of the checkpoint refer to each other consistently. */
+static int unix_check(const struct model *m, const struct file_img *f, struct err *err)
+{
+	const struct unix_data *ud = f->kd;
+	const struct unix_data *pd = ud_of(m, ud->peer), *ld = ud_of(m, ud->listener);
+
+	if (unix_find(m, f->ino) != f)
+		return bad(f, "a second file for the same socket", err);
+	if (ud->state == US_CONNECTED) {
+		if (!pd || pd->type != ud->type)
+			return bad(f, "its peer is not a socket of its type in the context", err);
+		if (ud->type != SOCK_DGRAM && (pd->state != US_CONNECTED || pd->peer != f->ino))
+			return bad(f, "its peer is not connected to it", err);
+	}
+	if (ud->listener && (!ld || ld->state != US_LISTENING || ld->type != ud->type))
+		return bad(f, "its listener is not a listening socket of its type", err);
+	if (ud->state == US_PENDING) {
+		uint32_t k;
+
+		for (k = 0; k < ld->npending && ld->pending[k] != f->ino; k++)
+			;
+		if (k == ld->npending)
+			return bad(f, "its listener does not list it", err);
+	}
+	for (uint32_t k = 0; k < ud->npending; k++) {
+		const struct unix_data *cd = ud_of(m, ud->pending[k]);
+
+		if (ud->pending[k] && (!cd || cd->state != US_PENDING || cd->listener != f->ino))
+			return bad(f, "a connection it lists does not wait on it", err);
+		for (uint32_t j = 0; j < k; j++)
+			if (ud->pending[k] && ud->pending[j] == ud->pending[k])
+				return bad(f, "a connection listed twice", err);
+	}
+	return 0;
+}
+
+/* ---- cr_info ---- */
+
+static const char *const state_names[] = {
+	[US_UNCONNECTED] = "unconnected", [US_LISTENING] = "listening",
+	[US_CONNECTED] = "connected",     [US_PEER_GONE] = "peer-closed",
+	[US_PENDING] = "not-yet-accepted",
+};
+
+/* A name as text: a path as it is, an abstract name with '@' for its 0 byte. */
+static void name_text(const struct unix_name *n, char *s, size_t cap)
+{
+	size_t k = 0;
+
+	for (uint32_t i = 0; i < n->len && k + 4 < cap; i++) {
+		uint8_t ch = n->b[i];
+
+		if (i == 0 && ch == 0)
+			s[k++] = '@';
+		else if (ch == 0 && i == n->len - 1)
+			break;
+		else if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+			s[k++] = (char)ch;
+		else
+			k += (size_t)snprintf(s + k, cap - k, "\\%03o", ch);
+	}
+	s[k] = '\0';
+}
+
+static void unix_describe(const struct file_img *f, struct out *o)
+{
+	const struct unix_data *ud = f->kd;
+	char name[4 * UNIX_NAME_MAX + 8];
+
+	out_str(o, "type", ud->type == SOCK_STREAM  ? "stream"
+			   : ud->type == SOCK_DGRAM ? "datagram"
+						    : "seqpacket");
+	out_str(o, "state", state_names[ud->state]);
+	out_u64(o, "socket", f->ino);
+	if (ud->name.len) {
+		name_text(&ud->name, name, sizeof(name));
+		out_str(o, "name", name);
+		if (ud->dir)
+			out_str(o, "relative_to", ud->dir);
+		if (ud->name_file)
+			out_hex(o, "file_mode", ud->file_mode);
+	}
+	if (ud->peer)
+		out_u64(o, "peer", ud->peer);
+	if (ud->listener)
+		out_u64(o, "listener", ud->listener);
+	if (ud->state == US_LISTENING) {
+		out_u64(o, "backlog", ud->backlog);
+		out_u64(o, "waiting", ud->npending);
+	}
+	if (ud->shutdown)
+		out_str(o, "shut_down", ud->shutdown == 3 ? "both" : ud->shutdown == 1 ? "read"
+											 : "write");
+	out_u64(o, "queued_messages", ud->nmsgs);
+	out_u64(o, "queued_bytes", queued_bytes(ud));
+}
+
+const struct fd_kind fd_unix_kind = {
+	.kind = FILE_UNIX,
+	.name = "unix",
+	.claim = unix_claim,
+	.collect = unix_collect,
+	.settle = unix_settle,
+	.encode = unix_encode,
+	.decode = unix_decode,
+	.check = unix_check,
+	.open = unix_open,
+	.cleanup = unix_cleanup,
+	.describe = unix_describe,
+};
