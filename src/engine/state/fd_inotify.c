@@ -132,7 +132,8 @@ static int parse_watch(const char *line, struct in_watch *w)
 	w->ino = ino;
 	/* The kernel's own dev_t: 12 bits of major above 20 of minor. */
 	w->dev = makedev(sdev >> 20, sdev & 0xfffff);
-	w->mask = mask;
+	/* Older kernels show internal bits too (FS_EVENT_ON_CHILD): not the user's. */
+	w->mask = mask & IN_WATCH_BITS;
 	line += pos;
 	pos = 0;
 	if (sscanf(line, " fhandle-bytes:%" SCNx32 " fhandle-type:%" SCNx32 " f_handle:%n", &hlen,
@@ -379,7 +380,7 @@ static void check_watch(struct wire_rd *rd, const struct in_watch *w, const stru
 {
 	if (w->wd <= 0 || (prev && w->wd <= prev->wd))
 		wr_fail(rd, "inotify watch descriptors out of order");
-	else if (!w->mask || (w->mask & ~(uint32_t)IN_WATCH_BITS))
+	else if (w->mask & ~(uint32_t)IN_WATCH_BITS)
 		wr_fail(rd, "impossible inotify watch mask");
 	else if ((w->path && w->path[0] != '/') || !w->mount || w->mount[0] != '/')
 		wr_fail(rd, "inotify watch path is not absolute");
