@@ -13,7 +13,7 @@ groups=${*:-unit state cli fail fuzz}
 passed=0
 failed=0
 TREE_TESTS="tree"
-NEWPID_TESTS="mem_anon mem_maps pipes proc fpu syscalls creds ids fd_eventfd fd_signalfd fd_timerfd fd_epoll fd_inotify"
+NEWPID_TESTS="mem_anon mem_maps pipes proc fpu syscalls creds ids fd_eventfd fd_signalfd fd_timerfd fd_epoll fd_inotify fd_unix"
 failures=()
 export LIBCR_DISABLE_NSCD=1
 

@@ -8,12 +8,13 @@
  *   "check"  answers "ok" if the object is as it was set up (reading what it holds
  *            and putting it back), else "bad: why";
  *   "quit"   exits 0.
- * KIND is one of: socketpair listen dgram tcp-listen tcp-self epoll-lost inotify-proc
+ * KIND is one of: scm-rights passcred tcp-listen tcp-self udp netlink epoll-lost inotify-proc
  * memfd io_uring fifo deleted packet-pipe async ptmx children. "children"
  * has a child process (sleeping until the holder exits) and prints "FD -1". */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdint.h>
@@ -47,24 +48,51 @@ static int setup(void)
 {
 	int sv[2];
 
-	if (!strcmp(kind, "socketpair")) {
-		/* Both ends here, data queued one way. */
-		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+	if (!strcmp(kind, "scm-rights")) {
+		/* Both ends here, a descriptor in flight with the data. */
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = {MSG, sizeof(MSG)};
+		struct msghdr mh = {NULL, 0, &iov, 1, cbuf, sizeof(cbuf), 0};
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		int p[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || pipe(p) < 0)
 			die("socketpair");
-		if (write(sv[1], MSG, sizeof(MSG)) != sizeof(MSG))
-			die("write");
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &p[0], sizeof(int));
+		if (sendmsg(sv[1], &mh, 0) != sizeof(MSG))
+			die("sendmsg");
+		close(p[0]);
+		close(p[1]);
 		other = sv[1];
 		return sv[0];
 	}
-	if (!strcmp(kind, "listen") || !strcmp(kind, "dgram")) {
-		struct sockaddr_un a = {AF_UNIX, "sock"};
-		int s = socket(AF_UNIX, kind[0] == 'l' ? SOCK_STREAM : SOCK_DGRAM, 0);
+	if (!strcmp(kind, "passcred")) {
+		/* A datagram queued for a socket that receives its senders' credentials. */
+		int one = 1;
+
+		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0 ||
+		    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+			die("socketpair");
+		if (send(sv[1], MSG, sizeof(MSG), 0) != sizeof(MSG))
+			die("send");
+		other = sv[1];
+		return sv[0];
+	}
+	if (!strcmp(kind, "udp")) {
+		struct sockaddr_in a = {AF_INET, 0, {htonl(INADDR_LOOPBACK)}, {0}};
+		int s = socket(AF_INET, SOCK_DGRAM, 0);
 
 		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0)
-			die("unix socket");
-		if (kind[0] == 'l' && listen(s, 5) < 0)
-			die("listen");
+			die("udp socket");
 		return s;
+	}
+	if (!strcmp(kind, "netlink")) {
+		int s = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+
+		return s < 0 ? die("netlink socket") : s;
 	}
 	if (!strncmp(kind, "tcp-", 4)) {
 		struct sockaddr_in a = {AF_INET, 0, {htonl(INADDR_LOOPBACK)}, {0}};
@@ -212,13 +240,14 @@ static void check(void)
 	char buf[64];
 	ssize_t n;
 
-	if (!strcmp(kind, "socketpair") || !strcmp(kind, "tcp-self")) {
+	if (!strcmp(kind, "scm-rights") || !strcmp(kind, "passcred") ||
+	    !strcmp(kind, "tcp-self")) {
 		n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
 		if (n != sizeof(MSG) || memcmp(buf, MSG, sizeof(MSG))) {
 			dprintf(1, "bad: socket holds %zd bytes\n", n);
 			return;
 		}
-	} else if (!strcmp(kind, "listen") || !strcmp(kind, "tcp-listen")) {
+	} else if (!strcmp(kind, "tcp-listen")) {
 		int v = 0;
 		socklen_t l = sizeof(v);
 

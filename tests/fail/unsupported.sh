@@ -88,11 +88,12 @@ refused() { # name, kind, pattern
 	cd "$W" || exit 2
 }
 
-refused "unix socket pair" socketpair 'unix socket connected to another of its own'
-refused "listening unix socket" listen 'listening unix socket'
-refused "unix datagram socket" dgram 'unix datagram socket'
+refused "unix socket with descriptors in flight" scm-rights 'descriptors in flight \(SCM_RIGHTS\)'
+refused "unix socket receiving credentials, holding data" passcred 'receiving credentials'
 refused "listening TCP socket" tcp-listen 'listening TCP socket'
 refused "TCP connection within the process" tcp-self 'TCP connection between two of its own'
+refused "UDP socket" udp 'UDP socket'
+refused "netlink socket" netlink 'netlink socket'
 refused "epoll watching a file no process holds" epoll-lost 'epoll instance watching a file no process of the checkpoint holds'
 refused "inotify watch on a file of /proc" inotify-proc 'inotify watch 1 is on a file crest cannot find again'
 refused "memfd" memfd 'memfd'
