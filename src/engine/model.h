@@ -68,7 +68,8 @@ enum vma_adv {
 	VADV_MAYSHARE = 1 << 10,
 	VADV_LOCKONFAULT = 1 << 11,
 	VADV_MAYWRITE = 1 << 12,
-	VADV_ALL = (1 << 13) - 1,
+	VADV_NORESERVE = 1 << 13, /* no swap space accounted (MAP_NORESERVE) */
+	VADV_ALL = (1 << 14) - 1,
 };
 
 struct vma_img {
@@ -173,6 +174,20 @@ struct fd_img {
 	uint32_t file_id; /* struct file_img.id */
 };
 
+/* A file lock the process held, taken through one of its open file descriptions. */
+enum lock_kind {
+	LOCK_FLOCK = 1, /* flock(): the description's */
+	LOCK_POSIX = 2, /* fcntl(F_SETLK): the process's */
+	LOCK_OFD = 3,   /* fcntl(F_OFD_SETLK): the description's */
+};
+
+struct lock_img {
+	uint32_t file_id;
+	uint32_t kind;       /* enum lock_kind */
+	uint32_t type;       /* F_RDLCK, F_WRLCK */
+	uint64_t start, len; /* bytes; len 0: to the end of the file, however long */
+};
+
 struct proc_img {
 	pid_t pid, ppid, pgid, sid;
 	uint32_t flags;
@@ -214,6 +229,9 @@ struct proc_img {
 
 	struct fd_img *fds;
 	uint32_t nfds;
+
+	struct lock_img *locks; /* state/locks.c */
+	uint32_t nlocks;
 };
 
 /* The kinds of open file, each handled by a module state/fd_*.c (see fdkind.h). The
@@ -228,6 +246,9 @@ enum file_kind {
 	FILE_TIMERFD = 7,  /* timerfd: clock, time left, interval, expirations not read */
 	FILE_EPOLL = 8,    /* epoll instance with its targets */
 	FILE_INOTIFY = 9,  /* inotify instance with its watches */
+	FILE_MEMFD = 10,   /* memfd: name, seals, contents (state/fsaved.h) */
+	FILE_DELETED = 11, /* regular file deleted while open, or saved for a mapping: contents */
+	FILE_FIFO = 12,    /* named FIFO reopened by path, with the data in it */
 	FILE_UNIX = 14,    /* unix socket wholly inside the checkpoint, with its queue */
 	FILE_KIND_MAX = 32,
 };

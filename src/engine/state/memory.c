@@ -123,7 +123,7 @@ static const struct {
 	{"dd", VADV_DONTDUMP},  {"hg", VADV_HUGEPAGE},   {"nh", VADV_NOHUGEPAGE},
 	{"mg", VADV_MERGEABLE}, {"wf", VADV_WIPEONFORK}, {"sr", VADV_SEQ},
 	{"rr", VADV_RAND},      {"ms", VADV_MAYSHARE},   {"lf", VADV_LOCKONFAULT},
-	{"mw", VADV_MAYWRITE},
+	{"mw", VADV_MAYWRITE},   {"nr", VADV_NORESERVE},
 };
 
 static uint32_t parse_vmflags(const char *s, bool *ret_uffd)
@@ -317,8 +317,10 @@ static int read_smaps(struct dump_ctx *c, struct err *err)
 			continue;
 		if (!strchr(line, '-') || strchr(line, '-') > strchr(line, ' '))
 			continue;
-		if (ml.start == c->scratch)
+		if (ml.start == c->scratch) {
+			v = NULL; /* its VmFlags are nobody's */
 			continue; /* crest's own scratch page, gone once the target runs again */
+		}
 		if (p->nvmas >= MAX_VMAS) {
 			rc = err_set(err, -E2BIG, "pid %d: too many memory areas", p->pid);
 			break;
@@ -1269,6 +1271,9 @@ static int map_area(struct rst_proc *rp, const struct vma_img *v, struct err *er
 		fd = rp->vma_fd[v - rp->p->vmas];
 	if (v->adv & VADV_GROWSDOWN)
 		flags |= MAP_GROWSDOWN;
+	/* A huge reservation (a sanitizer's shadow) is only possible unaccounted. */
+	if (v->adv & VADV_NORESERVE)
+		flags |= MAP_NORESERVE;
 	r = call(rp, SYS_mmap, v->start, len, prot, flags, (uint64_t)fd,
 		 v->kind == VMA_FILE || v->kind == VMA_FILE_SAVED ? v->pgoff : 0, err);
 	if (r == INJECT_FAILED)
@@ -1657,6 +1662,8 @@ static void mem_describe(const struct model *m, const struct proc_img *p, struct
 			out_str(o, "path", v->path);
 		if (v->pgoff)
 			out_hex(o, "offset", v->pgoff);
+		if (v->adv)
+			out_hex(o, "advice", v->adv);
 		out_u64(o, "pages_saved", v->pages_saved);
 		out_obj_end(o);
 		total += v->end - v->start;
