@@ -37,6 +37,8 @@ enum rec_type {
 	REC_FDS = 9,
 	REC_PIPE = 10, /* reserved: pipes travel in their file records */
 	REC_CREDS = 11,
+	REC_FILE_DATA = 12, /* contents of a file saved by contents (state/fsaved.c) */
+	REC_LOCKS = 13,     /* a process's file locks (state/locks.c) */
 	REC_END = 0x7fff,
 };
 

@@ -30,6 +30,7 @@ static void proc_fini(struct proc_img *p)
 	free(p->shpending);
 	free(p->ptimers);
 	free(p->fds);
+	free(p->locks);
 }
 
 void model_free(struct model *m)

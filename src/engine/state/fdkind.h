@@ -102,6 +102,7 @@ const char *fd_external_what(const struct file_img *f);
 extern const struct fd_kind fd_reg_kind, fd_chr_kind, fd_pipe_kind, fd_external_kind;
 extern const struct fd_kind fd_eventfd_kind, fd_signalfd_kind, fd_timerfd_kind, fd_epoll_kind,
 	fd_inotify_kind;
+extern const struct fd_kind fd_memfd_kind, fd_deleted_kind, fd_fifo_kind;
 extern const struct fd_kind fd_unix_kind;
 
 const struct fd_kind *fdkind_find(uint32_t kind);

@@ -11,9 +11,12 @@
 
 /* Restore order: descriptors and memory first (the process's shape), then threads,
  * then what refers to threads (signals, timers), then process attributes and, last,
- * credentials, because dropping root ends what crest may do. */
+ * credentials, because dropping root ends what crest may do. File contents come
+ * right after the file records they belong to; locks once memory is in place, when
+ * crest's own descriptors of mapped files can go (closing one would drop them). */
 const struct state_ops *const state_table[] = {
-	&files_ops, &memory_ops, &threads_ops, &signals_ops, &timers_ops, &proc_ops, &creds_ops,
+	&files_ops, &fsaved_ops, &memory_ops, &locks_ops, &threads_ops, &signals_ops, &timers_ops,
+	&proc_ops, &creds_ops,
 };
 const unsigned int state_count = sizeof(state_table) / sizeof(state_table[0]);
 
