@@ -1,8 +1,9 @@
 /* epoll: an instance watching a pipe's read end (ready), its write end
  * (edge-triggered, ready), an empty eventfd (with EPOLLWAKEUP), a one-shot target
  * that has fired and one that has not, an exclusive target, a nested epoll instance
- * (ready through its own target), and a target added under a number that now holds
- * another file (its own file kept at another number). After GO fdinfo must list the
+ * (ready through its own target), a target added under a number that now holds
+ * another file (its own file kept at another number), and stdin, which leads outside
+ * (the harness's pipe, cr_restart's after a restart). After GO fdinfo must list the
  * same targets with the same events and data, epoll_wait must report exactly the
  * ready targets with their data and events (the edge once), the fired one-shot none
  * until re-armed, and epoll_ctl MOD and DEL must work on the saved numbers. */
@@ -19,7 +20,7 @@
 #define OTHER_FD 400 /* the number T_MOVED was added under; another file now */
 #define MOVED_FD 401 /* where T_MOVED's file is now */
 
-enum { T_PIPE_R, T_PIPE_W, T_EMPTY, T_FIRED, T_ONESHOT, T_EXCL, T_NESTED, T_MOVED, NT };
+enum { T_PIPE_R, T_PIPE_W, T_EMPTY, T_FIRED, T_ONESHOT, T_EXCL, T_NESTED, T_MOVED, T_STDIN, NT };
 
 static const struct {
 	uint32_t events;
@@ -33,6 +34,7 @@ static const struct {
     [T_EXCL] = {EPOLLIN | EPOLLEXCLUSIVE, 0x6666},
     [T_NESTED] = {EPOLLIN, 0x7777},
     [T_MOVED] = {EPOLLIN | EPOLLRDHUP | EPOLLPRI, 0xfedcba9876543210ull},
+    [T_STDIN] = {EPOLLIN, 0x5717},
 };
 
 static int ep, inner;
@@ -102,6 +104,7 @@ static int setup(void)
 	CT_SYS(fd[T_ONESHOT] = eventfd(0, 0));
 	CT_SYS(fd[T_EXCL] = eventfd(0, 0));
 	fd[T_NESTED] = inner;
+	fd[T_STDIN] = 0;
 	CT_SYS(inner_efd = eventfd(0, 0));
 	CT_EQ(write(inner_efd, &two, 8), 8);
 	CT_SYS(add(inner, inner_efd, EPOLLIN, 0x8888));
@@ -211,6 +214,7 @@ static int check(void)
 	CT_SYS(epoll_ctl(ep, EPOLL_CTL_DEL, fd[T_EMPTY], NULL));
 	CT_SYS(epoll_ctl(ep, EPOLL_CTL_DEL, fd[T_EXCL], NULL));
 	CT_SYS(epoll_ctl(ep, EPOLL_CTL_DEL, inner, NULL));
+	CT_SYS(epoll_ctl(ep, EPOLL_CTL_DEL, fd[T_STDIN], NULL));
 	CT_EQ(epoll_ctl(ep, EPOLL_CTL_DEL, fd[T_EMPTY], NULL), -1);
 	CT_EQ(errno, ENOENT);
 	/* Under its own number the moved target is another file now. */
