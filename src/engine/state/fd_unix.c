@@ -689,6 +689,8 @@ static void check_fields(const struct file_img *f, struct unix_data *ud, struct 
 		wr_fail(rd, "unknown unix socket state");
 	else if (!S_ISSOCK(f->mode))
 		wr_fail(rd, "file type does not match its kind");
+	else if (f->flags & ~(uint32_t)(O_ACCMODE | O_NONBLOCK | O_APPEND))
+		wr_fail(rd, "open flags a socket does not have");
 	else if ((ud->state == US_LISTENING || ud->state == US_PENDING) &&
 		 ud->type == SOCK_DGRAM)
 		wr_fail(rd, "a datagram socket listening or waiting to be accepted");

@@ -706,7 +706,7 @@ int unix_open(struct rst_ctx *c, const struct file_img *f, int fdnum, bool *borr
 	if (fd < 0)
 		return err_sys(err, "pid %d: cannot copy the unix socket of descriptor %d",
 			       c->rp->p->pid, fdnum);
-	if (fcntl(fd, F_SETFL, (int)(f->flags & O_NONBLOCK)) < 0) {
+	if (fcntl(fd, F_SETFL, (int)(f->flags & (O_NONBLOCK | O_APPEND))) < 0) {
 		close(fd);
 		return err_sys(err, "pid %d: cannot set the flags of descriptor %d", c->rp->p->pid,
 			       fdnum);
