@@ -622,6 +622,19 @@ static void release(struct rst_proc *rp, int sig)
 			log_warn("cannot let thread %d go: %s", rp->tids[i], strerror(errno));
 }
 
+/* Wait (bounded) until the process is in one of the given states (/proc stat). */
+static void wait_state(const struct rst_proc *rp, const char *states)
+{
+	for (int waited = 0; waited < 5000; waited++) {
+		struct proc_stat st;
+
+		if (procfs_stat(rp->pid, 0, &st) < 0 || strchr(states, st.state))
+			return;
+		usleep(200);
+	}
+	log_warn("pid %d did not reach state %s", rp->pid, states);
+}
+
 /* Each phase in turn for every live process. */
 static int each_proc(struct rst_ctx *c, int (*step)(struct rst_ctx *, struct err *),
 		     struct err *err)
@@ -794,19 +807,29 @@ static int restore_all(struct rst_ctx *c, struct rst_result *res, struct err *er
 		kill_all(c);
 		return rc;
 	}
-	/* Zombies exit now; then everyone runs. */
+	/* Zombies exit, and stopped processes stop, before the others run: no process
+	 * may see them otherwise. */
 	close_fd(&c->zombie_pipe[1]);
-	for (uint32_t i = 0; i < c->n; i++) {
-		struct rst_proc *rp = &c->all[i];
-		int sig = c->opts->signal;
+	for (uint32_t i = 0; i < c->n; i++)
+		if (c->all[i].p->flags & PROC_ZOMBIE)
+			wait_state(&c->all[i], "Z");
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i < c->n; i++) {
+			struct rst_proc *rp = &c->all[i];
+			int sig = c->opts->signal;
 
-		if (rp->p->flags & PROC_ZOMBIE)
-			continue;
-		rp->stopped_after = (rp->p->flags & PROC_STOPPED) && sig == 0;
-		release(rp, sig ? sig : rp->stopped_after ? SIGSTOP : 0);
-		if (!res->pid && made_by_us(c, i)) {
-			res->pid = rp->pid;
-			res->stopped = rp->stopped_after || sig == SIGSTOP;
+			if (rp->p->flags & PROC_ZOMBIE)
+				continue;
+			rp->stopped_after = (rp->p->flags & PROC_STOPPED) && sig == 0;
+			if ((pass == 0) != (rp->stopped_after || sig == SIGSTOP))
+				continue;
+			release(rp, sig ? sig : rp->stopped_after ? SIGSTOP : 0);
+			if (pass == 0)
+				wait_state(rp, "Tt");
+			if (!res->pid && made_by_us(c, i)) {
+				res->pid = rp->pid;
+				res->stopped = rp->stopped_after || sig == SIGSTOP;
+			}
 		}
 	}
 	return 0;
