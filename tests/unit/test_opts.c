@@ -550,6 +550,10 @@ static const struct rst_case rst_cases[] = {
     {R("-f", "a", "-F", "0"), -EINVAL, {}},
     {R("-F", "0", "-d", "x"), -EINVAL, {}},
     {R("-d", "x", "-f", "y"), -EINVAL, {}},
+    /* -d DIR and a FILE: two sources (BLCR refused -d itself with EINVAL) */
+    {R("-d", "x", "y"), -EINVAL, {}},
+    {R("y", "--dir=x"), -EINVAL, {}},
+    {R("-d", "x", "--", "y"), -EINVAL, {}},
     {R("-F", "1", "-F", "1"), -EINVAL, {}},
     {R("-F", "-1"), -EINVAL, {}},
     {R("--fd=-3"), -EINVAL, {}},
