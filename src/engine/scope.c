@@ -47,9 +47,41 @@ static struct scope_proc *add(struct scope *s, pid_t pid, struct err *err)
 	return &s->p[s->n++];
 }
 
+/* A running cr_restart met in a scope is left out or not as its --omit-* option
+ * says (BLCR): always, never, or (maybe, the default) when it is the target itself
+ * or an orphan. Its restored processes below it are saved either way. */
+static bool omit_restarter(pid_t pid, bool is_target, const struct proc_stat *st)
+{
+	char path[64];
+	struct buf b;
+	int policy = 'm';
+
+	if (strcmp(st->comm, "cr_restart"))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	buf_init(&b);
+	if (buf_read_file(&b, path) == 0) {
+		for (size_t at = 0; at < b.len; at += strlen((char *)b.data + at) + 1) {
+			const char *arg = (char *)b.data + at;
+
+			if (!strcmp(arg, "--"))
+				break;
+			/* getopt_long takes any unambiguous prefix: --omit-a, --omit-n... */
+			if (!strncmp(arg, "--omit-", 7) && arg[7])
+				policy = arg[7];
+		}
+	}
+	buf_fini(&b);
+	if (policy == 'a')
+		return true;
+	if (policy == 'n')
+		return false;
+	return is_target || st->f[4] == 1;
+}
+
 /* Take pid into the scope: frozen, or kept as a zombie. Returns 1 if taken, 0 if left
  * out (gone, a zombie whose parent is not in the scope, a process the policy skips),
- * or -errno. */
+ * 2 for a cr_restart left out whose children are still to be looked at, or -errno. */
 static int take(struct scope *s, const struct ckpt_request *req, pid_t pid, bool is_target,
 		struct err *err)
 {
@@ -76,6 +108,10 @@ static int take(struct scope *s, const struct ckpt_request *req, pid_t pid, bool
 			return err->code;
 		sp->zombie = true;
 		return 1;
+	}
+	if (omit_restarter(pid, is_target, &st)) {
+		kmsg_add(KMSG_WARN, "pid %d (cr_restart) left out", pid);
+		return 2;
 	}
 	one.pid = pid;
 	rc = checkpoint_admit(&one, err);
@@ -149,25 +185,46 @@ static int children_of(pid_t pid, pid_t **ret, uint32_t *ret_n)
 
 static int freeze_tree(struct scope *s, const struct ckpt_request *req, struct err *err)
 {
-	int rc = take(s, req, req->pid, true, err);
+	pid_t *walk = NULL; /* processes whose children are to be looked at */
+	uint32_t nwalk = 0;
+	int rc;
 
-	if (rc <= 0)
-		return rc < 0 ? rc : err_set(err, -ESRCH, "pid %d is left out: nothing to save",
-					     req->pid);
+	rc = take(s, req, req->pid, true, err);
+	if (rc == 0)
+		return err_set(err, -ESRCH, "pid %d is left out: nothing to save", req->pid);
+	if (rc < 0)
+		return rc;
+	walk = malloc(sizeof(*walk));
+	if (!walk)
+		return err_set(err, -ENOMEM, "out of memory");
+	walk[nwalk++] = req->pid;
 	/* Breadth first; a process is frozen before its children are listed. */
-	for (uint32_t i = 0; i < s->n; i++) {
+	for (uint32_t i = 0; rc >= 0 && i < nwalk; i++) {
 		pid_t *kids = NULL;
 		uint32_t nk = 0;
 
-		if (s->p[i].zombie || children_of(s->p[i].pid, &kids, &nk) < 0)
+		if (children_of(walk[i], &kids, &nk) < 0)
 			continue;
-		for (uint32_t k = 0; k < nk && rc >= 0; k++)
+		for (uint32_t k = 0; k < nk && rc >= 0; k++) {
+			pid_t *nw;
+
 			rc = take(s, req, kids[k], false, err);
+			if (rc <= 0 || (rc == 1 && s->p[s->n - 1].zombie))
+				continue;
+			nw = realloc(walk, ((size_t)nwalk + 1) * sizeof(*nw));
+			if (!nw) {
+				rc = err_set(err, -ENOMEM, "out of memory");
+				break;
+			}
+			walk = nw;
+			walk[nwalk++] = kids[k];
+		}
 		free(kids);
-		if (rc < 0)
-			return rc;
 	}
-	return 0;
+	free(walk);
+	if (rc >= 0 && s->n == 0)
+		rc = err_set(err, -ESRCH, "nothing to save below pid %d", req->pid);
+	return rc < 0 ? rc : 0;
 }
 
 /* Every process with pgid (or sid) id; again until a pass finds no new one. */
@@ -200,7 +257,7 @@ static int freeze_group(struct scope *s, const struct ckpt_request *req, struct 
 				closedir(d);
 				return rc;
 			}
-			added += rc;
+			added += rc == 1;
 		}
 		closedir(d);
 		if (++passes > 1000)
@@ -221,7 +278,7 @@ int scope_freeze(struct scope *s, const struct ckpt_request *req, struct err *er
 	switch (req->scope) {
 	case CKPT_SCOPE_PROC:
 		rc = take(s, req, req->pid, true, err);
-		if (rc == 0)
+		if (rc == 0 || rc == 2)
 			rc = err_set(err, -ESRCH, "pid %d is left out: nothing to save", req->pid);
 		break;
 	case CKPT_SCOPE_TREE:

@@ -1080,6 +1080,14 @@ static int saved_exe_fd(struct rst_ctx *c, const struct proc_img *p)
 	return -1;
 }
 
+static bool same_file(int fd, const char *path)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
 static int mem_prepare(struct rst_ctx *c, struct err *err)
 {
 	struct rst_proc *rp = c->rp;
@@ -1149,6 +1157,13 @@ static int mem_prepare(struct rst_ctx *c, struct err *err)
 			return path ? err_sys(err, "cannot open executable '%s' of pid %d", path,
 					      p->pid)
 				    : err->code;
+		/* The new process starts as a copy of cr_restart: restarting a cr_restart,
+		 * its exe link is right already (and setting it would fail, EBUSY, the file
+		 * being mapped). */
+		if (same_file(fd, "/proc/self/exe")) {
+			close(fd);
+			return 0;
+		}
 		rc = rst_add_fd(rp, fd, -1, true, true);
 		if (rc < 0) {
 			close(fd);
