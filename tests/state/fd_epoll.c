@@ -6,14 +6,20 @@
  * (the harness's pipe, cr_restart's after a restart). After GO fdinfo must list the
  * same targets with the same events and data, epoll_wait must report exactly the
  * ready targets with their data and events (the edge once), the fired one-shot none
- * until re-armed, and epoll_ctl MOD and DEL must work on the saved numbers. */
+ * until re-armed, and epoll_ctl MOD and DEL must work on the saved numbers. A thread
+ * blocked in epoll_wait() on a third instance at the checkpoint must wake with the
+ * target's data once it is ready. */
 #include "ct.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_LINES 16
@@ -44,6 +50,41 @@ static int inner_efd, other_efd;
 static int ep_fl, ep_fdfl, inner_fl, inner_fdfl, other_fdfl;
 static char lines[2][MAX_LINES][96]; /* fdinfo targets of ep and inner, sorted */
 static int nlines[2];
+
+/* The waiter: blocked in epoll_wait() on its own instance at the checkpoint. */
+static int wait_ep, wait_efd;
+static pthread_t waiter;
+static atomic_int waiter_tid;
+static int waiter_got = -2;
+static uint64_t waiter_data;
+
+static void *wait_blocked(void *arg)
+{
+	struct epoll_event ev;
+
+	(void)arg;
+	atomic_store(&waiter_tid, (int)syscall(SYS_gettid));
+	waiter_got = epoll_wait(wait_ep, &ev, 1, -1);
+	waiter_data = ev.data.u64;
+	return NULL;
+}
+
+/* Is thread tid asleep in epoll_wait()? (/proc/self/task/TID/syscall starts with
+ * its number, 232.) */
+static int blocked_in_epoll_wait(int tid)
+{
+	char path[64], buf[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 4 && !strncmp(buf, "232 ", 4);
+}
 
 static int cmp_line(const void *a, const void *b)
 {
@@ -138,6 +179,35 @@ static int setup(void)
 	CT_SYS(targets(inner, lines[1], &nlines[1]));
 	CT_EQ(nlines[0], NT);
 	CT_EQ(nlines[1], 1);
+
+	CT_SYS(wait_ep = epoll_create1(EPOLL_CLOEXEC));
+	CT_SYS(wait_efd = eventfd(0, EFD_CLOEXEC));
+	CT_SYS(add(wait_ep, wait_efd, EPOLLIN, 0xabcd));
+	CT_EQ(pthread_create(&waiter, NULL, wait_blocked, NULL), 0);
+	for (int i = 0; !atomic_load(&waiter_tid) || !blocked_in_epoll_wait(waiter_tid); i++) {
+		if (i == 10000)
+			CT_FAIL("the waiter did not block in epoll_wait() within 10 s");
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* The waiter is still waiting, and wakes once its target is ready. */
+static int check_waiter(void)
+{
+	struct timespec until;
+	uint64_t one = 1;
+	int rc;
+
+	CT_EQ(waiter_got, -2);
+	CT_EQ(write(wait_efd, &one, 8), 8);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	rc = pthread_timedjoin_np(waiter, NULL, &until);
+	if (rc)
+		CT_FAIL("joining the waiter: %s", strerror(rc));
+	CT_EQ(waiter_got, 1);
+	CT_EQ(waiter_data, 0xabcd);
 	return 0;
 }
 
@@ -229,7 +299,7 @@ static int check(void)
 		if (expect(ep, d, e, 2))
 			return 1;
 	}
-	return 0;
+	return check_waiter();
 }
 
 CT_MAIN(setup, check)

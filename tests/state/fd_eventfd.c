@@ -3,16 +3,20 @@
  * After GO each must have its flags (O_NONBLOCK, close-on-exec), fdinfo must show its
  * value and mode, reads must give the value back (one at a time in semaphore mode),
  * the full one must refuse one more, and the two descriptors must still share one
- * counter. */
+ * counter. A thread blocked reading an empty one at the checkpoint must get what is
+ * written to it after GO. */
 #include "ct.h"
 
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BIG 0x100000005ull
@@ -34,6 +38,37 @@ static const struct {
 
 static int efd[NE];
 static int fl[NE], fdfl[NE];
+
+/* The reader: blocked in read() on its own eventfd at the checkpoint. */
+static int reader_efd;
+static pthread_t reader;
+static atomic_int reader_tid;
+static ssize_t reader_ret = -2;
+static uint64_t reader_got;
+
+static void *read_blocked(void *arg)
+{
+	(void)arg;
+	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
+	reader_ret = read(reader_efd, &reader_got, sizeof(reader_got));
+	return NULL;
+}
+
+/* Is thread tid asleep in read()? (/proc/self/task/TID/syscall starts with 0.) */
+static int blocked_in_read(int tid)
+{
+	char path[64], buf[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 2 && !strncmp(buf, "0 ", 2);
+}
 
 /* A field of /proc/self/fdinfo/FD, as a number in base. */
 static int fdinfo_u64(int fd, const char *key, int base, uint64_t *v)
@@ -68,6 +103,33 @@ static int setup(void)
 		CT_SYS(fdfl[i] = fcntl(efd[i], F_GETFD));
 	}
 	CT_SYS(dup2(efd[E_EMPTY], DUP_FD));
+
+	CT_SYS(reader_efd = eventfd(0, EFD_CLOEXEC));
+	CT_EQ(pthread_create(&reader, NULL, read_blocked, NULL), 0);
+	for (int i = 0; !atomic_load(&reader_tid) || !blocked_in_read(reader_tid); i++) {
+		if (i == 10000)
+			CT_FAIL("the reader did not block in read() within 10 s");
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* The reader is still waiting, and gets what is written now. */
+static int check_reader(void)
+{
+	uint64_t v = 77;
+	struct timespec until;
+	int rc;
+
+	CT_EQ(reader_ret, -2);
+	CT_EQ(write(reader_efd, &v, 8), 8);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	rc = pthread_timedjoin_np(reader, NULL, &until);
+	if (rc)
+		CT_FAIL("joining the reader: %s", strerror(rc));
+	CT_EQ(reader_ret, 8);
+	CT_EQ(reader_got, 77);
 	return 0;
 }
 
@@ -125,7 +187,7 @@ static int check(void)
 	CT_EQ(read(efd[E_FULL], &v, 8), 8);
 	CT_EQ(v, FULL);
 	CT_EQ(write(efd[E_FULL], &one, 8), 8);
-	return 0;
+	return check_reader();
 }
 
 CT_MAIN(setup, check)

@@ -5,15 +5,20 @@
  * After GO fdinfo must list the same watches (descriptor, inode, device, mask,
  * handle) and the flags be the same; events on the watched files must arrive with
  * the saved watch descriptors, masks and names, and nothing else; and the next new
- * watch must get the number after the highest. */
+ * watch must get the number after the highest. A thread blocked reading a third
+ * instance at the checkpoint must get the event on its file made after GO. */
 #include "ct.h"
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_LINES 16
@@ -25,6 +30,37 @@ static int fl[2], fdfl[2];
 static char lines[2][MAX_LINES][256];
 static int nlines[2];
 static char shm_dir[64];
+
+/* The reader: blocked in read() on its own instance at the checkpoint. */
+static int reader_in;
+static pthread_t reader;
+static atomic_int reader_tid;
+static ssize_t reader_ret = -2;
+static struct inotify_event reader_ev;
+
+static void *read_blocked(void *arg)
+{
+	(void)arg;
+	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
+	reader_ret = read(reader_in, &reader_ev, sizeof(reader_ev));
+	return NULL;
+}
+
+/* Is thread tid asleep in read()? (/proc/self/task/TID/syscall starts with 0.) */
+static int blocked_in_read(int tid)
+{
+	char path[64], buf[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 2 && !strncmp(buf, "0 ", 2);
+}
 
 static int cmp_line(const void *a, const void *b)
 {
@@ -118,6 +154,32 @@ static int setup(void)
 	}
 	CT_EQ(nlines[0], 5);
 	CT_EQ(nlines[1], 1);
+
+	CT_SYS(reader_in = inotify_init1(IN_CLOEXEC));
+	CT_EQ(inotify_add_watch(reader_in, "g", IN_ATTRIB), 1);
+	CT_EQ(pthread_create(&reader, NULL, read_blocked, NULL), 0);
+	for (int i = 0; !atomic_load(&reader_tid) || !blocked_in_read(reader_tid); i++) {
+		if (i == 10000)
+			CT_FAIL("the reader did not block in read() within 10 s");
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* The reader was still waiting at GO, and got the change of "g" made since. */
+static int check_reader(void)
+{
+	struct timespec until;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	rc = pthread_timedjoin_np(reader, NULL, &until);
+	if (rc)
+		CT_FAIL("joining the reader: %s", strerror(rc));
+	CT_EQ(reader_ret, sizeof(reader_ev));
+	CT_EQ(reader_ev.wd, 1);
+	CT_EQ(reader_ev.mask, IN_ATTRIB);
 	return 0;
 }
 
@@ -171,6 +233,7 @@ static int check(void)
 	/* Nothing queued yet. */
 	if (expect(in1, NULL, 0))
 		return 1;
+	CT_EQ(reader_ret, -2);
 	CT_SYS(rmdir(shm_dir));
 	{
 		const struct ev want[] = {{wd_shm, IN_DELETE_SELF, ""}, {wd_shm, IN_IGNORED, ""}};
@@ -202,7 +265,7 @@ static int check(void)
 	}
 	/* The next watch gets the number after the highest (removed or not). */
 	CT_EQ(inotify_add_watch(in1, "d/new", IN_ATTRIB), wd_shm + 1);
-	return 0;
+	return check_reader();
 }
 
 CT_MAIN(setup, check)

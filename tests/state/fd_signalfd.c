@@ -3,14 +3,19 @@
  * with a value before the checkpoint. After GO each must show its mask in fdinfo and
  * have its flags; the queued signal must come out of the right one with its value;
  * signals sent after GO must come out of the descriptor whose mask has them, with
- * their siginfo (code, sender, value), and of no other. */
+ * their siginfo (code, sender, value), and of no other. A thread blocked reading a
+ * fourth one at the checkpoint must get the signal sent to the process after GO. */
 #include "ct.h"
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { S_A, S_B, S_NONE, NS };
@@ -20,6 +25,37 @@ static int fl[NS], fdfl[NS];
 static char mask_text[NS][64];
 static pid_t sender;
 static sigset_t blocked;
+
+/* The reader: blocked in read() on its own signalfd at the checkpoint. */
+static int reader_sfd;
+static pthread_t reader;
+static atomic_int reader_tid;
+static ssize_t reader_ret = -2;
+static struct signalfd_siginfo reader_si;
+
+static void *read_blocked(void *arg)
+{
+	(void)arg;
+	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
+	reader_ret = read(reader_sfd, &reader_si, sizeof(reader_si));
+	return NULL;
+}
+
+/* Is thread tid asleep in read()? (/proc/self/task/TID/syscall starts with 0.) */
+static int blocked_in_read(int tid)
+{
+	char path[64], buf[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 2 && !strncmp(buf, "0 ", 2);
+}
 
 static int fdinfo_sigmask(int fd, char *out, size_t n)
 {
@@ -60,6 +96,7 @@ static int setup(void)
 	sigaddset(&blocked, SIGUSR2);
 	sigaddset(&blocked, SIGRTMIN + 3);
 	sigaddset(&blocked, SIGRTMAX);
+	sigaddset(&blocked, SIGWINCH);
 	CT_SYS(sigprocmask(SIG_BLOCK, &blocked, NULL));
 	CT_SYS(sfd[S_A] = signalfd(-1, &a, SFD_NONBLOCK | SFD_CLOEXEC));
 	CT_SYS(sfd[S_B] = signalfd(-1, &b, 0));
@@ -71,6 +108,41 @@ static int setup(void)
 	}
 	sender = getpid();
 	CT_SYS(sigqueue(sender, SIGRTMIN + 3, v));
+
+	/* Every thread blocks SIGWINCH: it waits for the reader. */
+	{
+		sigset_t w;
+
+		sigemptyset(&w);
+		sigaddset(&w, SIGWINCH);
+		CT_SYS(reader_sfd = signalfd(-1, &w, SFD_CLOEXEC));
+	}
+	CT_EQ(pthread_create(&reader, NULL, read_blocked, NULL), 0);
+	for (int i = 0; !atomic_load(&reader_tid) || !blocked_in_read(reader_tid); i++) {
+		if (i == 10000)
+			CT_FAIL("the reader did not block in read() within 10 s");
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* The reader is still waiting, and gets SIGWINCH sent to the process now. */
+static int check_reader(void)
+{
+	struct timespec until;
+	int rc;
+
+	CT_EQ(reader_ret, -2);
+	CT_SYS(kill(getpid(), SIGWINCH));
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	rc = pthread_timedjoin_np(reader, NULL, &until);
+	if (rc)
+		CT_FAIL("joining the reader: %s", strerror(rc));
+	CT_EQ(reader_ret, sizeof(reader_si));
+	CT_EQ(reader_si.ssi_signo, SIGWINCH);
+	CT_EQ(reader_si.ssi_code, SI_USER);
+	CT_EQ(reader_si.ssi_pid, getpid());
 	return 0;
 }
 
@@ -137,7 +209,7 @@ static int check(void)
 		CT_EQ(read(sfd[S_A], &si, sizeof(si)), -1);
 		CT_EQ(errno, EAGAIN);
 	}
-	return 0;
+	return check_reader();
 }
 
 CT_MAIN(setup, check)

@@ -5,12 +5,16 @@
  * After GO each must have its clock, settime flags, flags and interval exactly, no
  * more time left than it had (and no less than it had minus the time since), the
  * unread expirations must read back as the same count, and the periodic one must
- * keep firing, each time within a bounded wait. */
+ * keep firing, each time within a bounded wait. A thread blocked reading a timer
+ * set far ahead at the checkpoint must get its expiration once the timer is set to
+ * fire now. */
 #include "ct.h"
 
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -44,6 +48,37 @@ static int tfd[NT];
 static int fl[NT], fdfl[NT];
 static int64_t left0[NT];  /* time left right after setup */
 static struct timespec t0; /* CLOCK_MONOTONIC then */
+
+/* The reader: blocked in read() on its own timer at the checkpoint. */
+static int reader_tfd;
+static pthread_t reader;
+static atomic_int reader_tid;
+static ssize_t reader_ret = -2;
+static uint64_t reader_ticks;
+
+static void *read_blocked(void *arg)
+{
+	(void)arg;
+	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
+	reader_ret = read(reader_tfd, &reader_ticks, sizeof(reader_ticks));
+	return NULL;
+}
+
+/* Is thread tid asleep in read()? (/proc/self/task/TID/syscall starts with 0.) */
+static int blocked_in_read(int tid)
+{
+	char path[64], buf[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 2 && !strncmp(buf, "0 ", 2);
+}
 
 static int64_t ns(const struct timespec *ts)
 {
@@ -120,6 +155,35 @@ static int setup(void)
 		CT_SYS(fdfl[i] = fcntl(tfd[i], F_GETFD));
 		CT_SYS(fdinfo_fixed(tfd[i], fixed[i], sizeof(fixed[i])));
 	}
+
+	CT_SYS(reader_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+	its = (struct itimerspec){{0, 0}, {100000, 0}};
+	CT_SYS(timerfd_settime(reader_tfd, 0, &its, NULL));
+	CT_EQ(pthread_create(&reader, NULL, read_blocked, NULL), 0);
+	for (int i = 0; !atomic_load(&reader_tid) || !blocked_in_read(reader_tid); i++) {
+		if (i == 10000)
+			CT_FAIL("the reader did not block in read() within 10 s");
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* The reader is still waiting, and gets one expiration once its timer fires. */
+static int check_reader(void)
+{
+	struct itimerspec its = {{0, 0}, {0, 1000000}};
+	struct timespec until;
+	int rc;
+
+	CT_EQ(reader_ret, -2);
+	CT_SYS(timerfd_settime(reader_tfd, 0, &its, NULL));
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	rc = pthread_timedjoin_np(reader, NULL, &until);
+	if (rc)
+		CT_FAIL("joining the reader: %s", strerror(rc));
+	CT_EQ(reader_ret, sizeof(reader_ticks));
+	CT_EQ(reader_ticks, 1);
 	return 0;
 }
 
@@ -194,7 +258,7 @@ static int check(void)
 
 		CT_EQ(poll(&pfd, 1, 0), 0);
 	}
-	return 0;
+	return check_reader();
 }
 
 CT_MAIN(setup, check)
