@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # relocate.sh: cr_restart --relocate OLD=NEW (blcr-reference.md §4.4; BLCR's tests
-# reloc_exe, reloc_file, reloc_dir and reloc_all). A process whose executable, open
-# file, private and shared mappings, library and working directory live in one
-# directory is checkpointed and killed; then parts of that directory, or all of it,
-# move. Without a matching relocation the restart fails in the env class naming the
-# file and the pid; with one, the process comes back using the new paths (as /proc
-# shows them) and carries on. Also: \= and \\ escapes on both sides, whole path
+# reloc_exe, reloc_file, reloc_fifo, reloc_dir and reloc_all). A process whose
+# executable, open file, named FIFO, private and shared mappings, library and working
+# directory live in one directory is checkpointed and killed; then parts of that
+# directory, or all of it, move. Without a matching relocation the restart fails in
+# the env class naming the file and the pid; with one, the process comes back using
+# the new paths (as /proc shows them) and carries on. Also: \= and \\ escapes on both sides, whole path
 # components only, the first matching pair wins, a pair that matches nothing first,
 # more than 16 pairs, trailing slashes, a NEW that is not canonical, a result too
 # long for a path (ENAMETOOLONG, perm class), and the hooks of both classes.
@@ -35,14 +35,14 @@ fi
 
 # Restart with ARGS; the process must come back at its pid using the paths given
 # (exe cwd file data shared lib, none under FORBIDDEN), and count.
-comes_back() { # name, dir of exe, of cwd, of file, of data, of shared, of lib, forbidden, args...
+comes_back() { # name, dir of exe, cwd, file, data, shared, lib, fifo; forbidden; args...
 	local name=$1 exe=$2/prog cwd=$3/work file=$4/file data=$5/data shared=$6/shared
-	local lib=$7/libx.so forbid=$8 why=""
-	shift 8
+	local lib=$7/libx.so fifo=$8/fifo forbid=$9 why=""
+	shift 9
 	start_restart "$@" "$CTX"
 	wait_until ready_at "$P" prog || why="not back at pid $P: $(tr '\n' '|' <"$W/rerr");"
 	if [ -z "$why" ]; then
-		why=$(paths_are "$P" "$exe" "$cwd" "$file" "$data" "$shared" "$lib" "$forbid")
+		why=$(paths_are "$P" "$exe" "$cwd" "$file" "$data" "$shared" "$lib" "$fifo" "$forbid")
 		progresses "$C" || why="$why it does not count: $(head -c 40 "$C");"
 	fi
 	kill -KILL "$P" 2>/dev/null
@@ -55,7 +55,7 @@ comes_back() { # name, dir of exe, of cwd, of file, of data, of shared, of lib, 
 all_in() { # name, dir, forbidden, args...
 	local name=$1 dir=$2 forbid=$3
 	shift 3
-	comes_back "$name" "$dir" "$dir" "$dir" "$dir" "$dir" "$dir" "$forbid" "$@"
+	comes_back "$name" "$dir" "$dir" "$dir" "$dir" "$dir" "$dir" "$dir" "$forbid" "$@"
 }
 
 # The restart fails with CODE, naming the pid and PATH (a fixed string), and leaves
@@ -125,25 +125,25 @@ mv "$RW/e" "$D"
 mkdir -p "$RW/elsewhere"
 mv "$O/prog" "$RW/elsewhere/prog"
 refused "executable moved, no relocation" 2 "$O/prog"
-comes_back "executable moved, relocated" "$RW/elsewhere" "$O" "$O" "$O" "$O" "$O" "$RW/none" \
+comes_back "executable moved, relocated" "$RW/elsewhere" "$O" "$O" "$O" "$O" "$O" "$O" "$RW/none" \
 	--relocate "$O/prog=$RW/elsewhere/prog"
 mv "$RW/elsewhere/prog" "$O/prog"
 
 mv "$O/file" "$RW/elsewhere/file"
 refused "open file moved, no relocation" 2 "$O/file"
-comes_back "open file moved, relocated" "$O" "$O" "$RW/elsewhere" "$O" "$O" "$O" "$RW/none" \
+comes_back "open file moved, relocated" "$O" "$O" "$RW/elsewhere" "$O" "$O" "$O" "$O" "$RW/none" \
 	--relocate "$O/file=$RW/elsewhere/file"
 mv "$RW/elsewhere/file" "$O/file"
 
 mv "$O/work" "$RW/elsewhere/work"
 refused "working directory moved, no relocation" 2 "$O/work"
-comes_back "working directory moved, relocated" "$O" "$RW/elsewhere" "$O" "$O" "$O" "$O" \
+comes_back "working directory moved, relocated" "$O" "$RW/elsewhere" "$O" "$O" "$O" "$O" "$O" \
 	"$RW/none" --relocate "$O/work=$RW/elsewhere/work"
 mv "$RW/elsewhere/work" "$O/work"
 
 mv "$O/libx.so" "$RW/elsewhere/libx.so"
 refused "library moved, no relocation" 2 "$O/libx.so"
-comes_back "library moved, relocated" "$O" "$O" "$O" "$O" "$O" "$RW/elsewhere" "$RW/none" \
+comes_back "library moved, relocated" "$O" "$O" "$O" "$O" "$O" "$RW/elsewhere" "$O" "$RW/none" \
 	--relocate "$O/libx.so=$RW/elsewhere/libx.so"
 mv "$RW/elsewhere/libx.so" "$O/libx.so"
 
@@ -151,9 +151,23 @@ mv "$O/data" "$RW/elsewhere/data"
 mv "$O/shared" "$RW/elsewhere/shared"
 refused "mapped files moved, no relocation" 2 "$O/"
 comes_back "mapped files moved, relocated" "$O" "$O" "$O" "$RW/elsewhere" "$RW/elsewhere" "$O" \
-	"$RW/none" --relocate "$O/data=$RW/elsewhere/data" \
+	"$O" "$RW/none" --relocate "$O/data=$RW/elsewhere/data" \
 	--relocate "$O/shared=$RW/elsewhere/shared"
 mv "$RW/elsewhere/data" "$RW/elsewhere/shared" "$O/"
+
+# A named FIFO (BLCR's reloc_fifo): moved, it is reopened where it went; gone, it
+# is made again, at the relocated path; its data come back either way.
+mv "$O/fifo" "$RW/elsewhere/fifo"
+comes_back "FIFO moved, relocated" "$O" "$O" "$O" "$O" "$O" "$O" "$RW/elsewhere" "$RW/none" \
+	--relocate "$O/fifo=$RW/elsewhere/fifo"
+rm "$RW/elsewhere/fifo"
+comes_back "FIFO gone, relocated: made again there" "$O" "$O" "$O" "$O" "$O" "$O" \
+	"$RW/elsewhere" "$RW/none" --relocate "$O/fifo=$RW/elsewhere/fifo"
+why=""
+[ -p "$RW/elsewhere/fifo" ] || why="no FIFO at $RW/elsewhere/fifo;"
+[ -e "$O/fifo" ] && why="$why one made at the old path;"
+verdict "FIFO gone, relocated: the new one is where NEW says" "$why"
+mv "$RW/elsewhere/fifo" "$O/fifo"
 
 # ---- escapes: '=' and '\' in both OLD and NEW ----
 E=$RW/'e=q\s'

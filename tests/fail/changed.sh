@@ -109,6 +109,12 @@ grep -q "^- pid $P: mapped file '$H/data' changed since the checkpoint" "$W/rerr
 verdict "mapped file changed: a warning names it" "$why"
 printf 'the private mapping\n' >"$H/data"
 
+# ---- the named FIFO: made again where it was (as BLCR does), or where --relocate says
+rm "$H/fifo"
+comes_back "FIFO gone: made again, with its data"
+[ -p "$H/fifo" ] && why="" || why="no FIFO at $H/fifo"
+verdict "FIFO gone: the new one is at its path" "$why"
+
 # ---- the working directory ----
 mv "$H/work" "$ELSE/work"
 env_failure "working directory gone: ENOENT" 2 "$H/work" "working directory"

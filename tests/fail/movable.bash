@@ -20,6 +20,7 @@ make_home() { # dir
 	mkdir -p "$1/work"
 	cp "$MOVABLE" "$1/prog"
 	printf 'the open file\n' >"$1/file"
+	mkfifo "$1/fifo"
 	printf 'the private mapping\n' >"$1/data"
 	printf 'the shared mapping\n' >"$1/shared"
 	cp "$LIBM" "$1/libx.so"
@@ -44,9 +45,9 @@ save_movable() { # pid, ctx
 }
 
 # Where a restored movable process finds its things, as /proc shows them: each of
-# exe, cwd, file (descriptor 10), data, shared, lib must be under the directory
-# given, and no path of the process may name the directory it must not use.
-paths_are() { # pid, exe, cwd, file, data, shared, lib, forbidden dir
+# exe, cwd, file (descriptor 10), data, shared, lib, fifo (descriptor 11) must be the
+# path given, and no mapping of the process may name the directory it must not use.
+paths_are() { # pid, exe, cwd, file, data, shared, lib, fifo, forbidden dir
 	local p=$1 why="" maps
 	[ "$(readlink "/proc/$p/exe")" = "$2" ] || why="exe is $(readlink "/proc/$p/exe");"
 	[ "$(readlink "/proc/$p/cwd")" = "$3" ] || why="$why cwd is $(readlink "/proc/$p/cwd");"
@@ -56,6 +57,8 @@ paths_are() { # pid, exe, cwd, file, data, shared, lib, forbidden dir
 	grep -qxF -- "$5" <<<"$maps" || why="$why $5 not mapped;"
 	grep -qxF -- "$6" <<<"$maps" || why="$why $6 not mapped;"
 	grep -qxF -- "$7" <<<"$maps" || why="$why $7 not mapped;"
-	grep -qF -- "$8/" <<<"$maps" && why="$why something of $8 still mapped;"
+	[ "$(readlink "/proc/$p/fd/11")" = "$8" ] ||
+		why="$why descriptor 11 is $(readlink "/proc/$p/fd/11");"
+	grep -qF -- "$9/" <<<"$maps" && why="$why something of $9 still mapped;"
 	echo "$why"
 }

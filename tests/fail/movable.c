@@ -4,10 +4,11 @@
  *   DIR/prog COUNT DIR [LIB]
  *
  * Run as a copy of itself in DIR (so the executable is DIR's too). It keeps DIR/file
- * open read-write at descriptor 10, maps DIR/data privately and DIR/shared shared
- * (read-write), loads LIB (a copy of a shared library holding cos(), e.g. libm) with
- * dlopen if given, and works in DIR/work. Then every 2 ms it checks all of it (the
- * file's and mappings' contents, cos(0) through the library) and counts: it writes
+ * open read-write at descriptor 10 and the named FIFO DIR/fifo read-write at 11, with
+ * FIFO_TEXT in it, maps DIR/data privately and DIR/shared shared (read-write), loads
+ * LIB (a copy of a shared library holding cos(), e.g. libm) with dlopen if given, and
+ * works in DIR/work. Then every 2 ms it checks all of it (the file's and mappings'
+ * contents, the bytes in the FIFO, cos(0) through the library) and counts: it writes
  * the count to COUNT (outside DIR, at offset 0, 20 digits and a newline). If a check
  * fails it writes "BAD what" to COUNT and exits 3. */
 #include <dlfcn.h>
@@ -16,11 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #define FILE_FD 10
+#define FIFO_FD 11
+#define FIFO_TEXT "in the fifo"
 #define FILE_TEXT "the open file\n"
 #define DATA_TEXT "the private mapping\n"
 #define SHARED_TEXT "the shared mapping\n"
@@ -71,6 +75,12 @@ int main(int argc, char **argv)
 	if (count_fd < 0 || fd < 0 || dup2(fd, FILE_FD) != FILE_FD)
 		return 2;
 	close(fd);
+	snprintf(path, sizeof(path), "%s/fifo", argv[2]);
+	fd = open(path, O_RDWR);
+	if (fd < 0 || dup2(fd, FIFO_FD) != FIFO_FD ||
+	    write(FIFO_FD, FIFO_TEXT, sizeof(FIFO_TEXT) - 1) != sizeof(FIFO_TEXT) - 1)
+		return 2;
+	close(fd);
 	data = map(argv[2], "data", MAP_PRIVATE);
 	shared = map(argv[2], "shared", MAP_SHARED);
 	if (!data || !shared)
@@ -87,6 +97,7 @@ int main(int argc, char **argv)
 		return 2;
 	for (;;) {
 		char line[32];
+		int avail;
 
 		n++;
 		if (pread(FILE_FD, buf, sizeof(FILE_TEXT) - 1, 0) != sizeof(FILE_TEXT) - 1 ||
@@ -96,6 +107,8 @@ int main(int argc, char **argv)
 			bad("data");
 		if (memcmp(shared, SHARED_TEXT, sizeof(SHARED_TEXT) - 1))
 			bad("shared");
+		if (ioctl(FIFO_FD, FIONREAD, &avail) < 0 || avail != sizeof(FIFO_TEXT) - 1)
+			bad("fifo");
 		if (cosine && cosine(0.0) != 1.0)
 			bad("library");
 		snprintf(line, sizeof(line), "%020llu\n", (unsigned long long)n);
