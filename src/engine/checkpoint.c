@@ -198,20 +198,20 @@ static int trace_policy(pid_t pid, uint32_t flags, struct err *err)
 			return err_set(err, -EBUSY, "pid %d is in another checkpoint or restart",
 				       pid);
 		if (flags & CKPT_PTRACED_SKIP) {
-			kmsg_add(KMSG_WARN, "pid %d is traced by pid %d (%s): left out "
-					    "(--ptraced-skip)",
-				 pid, tracer, who);
+			kmsg_add(KMSG_WARN,
+				 "pid %d is traced by pid %d (%s): left out (--ptraced-skip)", pid,
+				 tracer, who);
 			return 1;
 		}
 		if (flags & CKPT_PTRACED_ALLOW)
 			return err_set(err, -CREST_EPTRACED,
-				       "pid %d is traced by pid %d (%s), and --ptraced-allow cannot "
-				       "help: crest freezes processes with ptrace and a process has "
-				       "only one tracer; detach %s, or use --ptraced-skip",
+				       "pid %d is traced by pid %d (%s); --ptraced-allow cannot help: "
+				       "crest freezes with ptrace, a process has only one tracer "
+				       "(detach %s, or use --ptraced-skip)",
 				       pid, tracer, who, who);
 		return err_set(err, -CREST_EPTRACED,
-			       "pid %d is traced by pid %d (%s) (--ptraced-skip leaves it out)", pid,
-			       tracer, who);
+			       "pid %d is traced by pid %d (%s) (--ptraced-skip leaves it out)",
+			       pid, tracer, who);
 	}
 	rc = scan_traced();
 	if (rc < 0)

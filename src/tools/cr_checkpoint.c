@@ -135,14 +135,14 @@ static int resolve(const struct ckpt_opts *o, pid_t *ret, struct err *err)
  * to NAME or DIR.~N~ first; --noclobber refuses it (EEXIST); --clobber writes the
  * files straight into DIR, then removes the context files it did not write. */
 struct ckdir {
-	char *final;           /* DIR as given */
-	char *tmp;             /* PARENT/.BASE.tmp; NULL with --clobber */
-	const char *work;      /* where the files go: tmp, or final */
+	char *final;      /* DIR as given */
+	char *tmp;        /* PARENT/.BASE.tmp; NULL with --clobber */
+	const char *work; /* where the files go: tmp, or final */
 	enum ckpt_policy policy;
-	const char *backup;    /* --backup=NAME */
-	bool made_work;        /* we created work (removed on failure) */
-	int fd;                /* the context being written */
-	char file[32];         /* its name in work: context.PID */
+	const char *backup;     /* --backup=NAME */
+	bool made_work;         /* we created work (removed on failure) */
+	int fd;                 /* the context being written */
+	char file[32];          /* its name in work: context.PID */
 	char display[PATH_MAX]; /* DIR/context.PID, for messages */
 };
 
@@ -232,7 +232,8 @@ static int ckdir_init(struct ckdir *d, const struct ckpt_opts *o, struct err *er
 	/* What is in the way is said before anything is frozen or written. */
 	if (lstat(d->final, &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
-			rc = err_set(err, -ENOTDIR, "cannot use %s: %s", d->final, strerror(ENOTDIR));
+			rc = err_set(err, -ENOTDIR, "cannot use %s: %s", d->final,
+				     strerror(ENOTDIR));
 		else if (o->policy == CPOL_NOCLOBBER)
 			rc = err_set(err, -EEXIST, "cannot create %s: %s", d->final,
 				     strerror(EEXIST));

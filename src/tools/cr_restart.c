@@ -226,8 +226,8 @@ static int open_dir_source(const char *dir, struct source *s)
 	while ((errno = 0, de = readdir(d))) {
 		struct stat st;
 
-		if (!tool_is_context_name(de->d_name) || fstatat(dirfd(d), de->d_name, &st, 0) < 0 ||
-		    !S_ISREG(st.st_mode))
+		if (!tool_is_context_name(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (!n++)
 			snprintf(first, sizeof(first), "%s", de->d_name);
@@ -265,8 +265,8 @@ static int open_source(const struct rst_cli *o, struct source *s)
 		snprintf(s->path, sizeof(s->path), "<fd%d>", o->fd);
 		s->name = s->path;
 		if (fcntl(o->fd, F_GETFD) < 0)
-			return source_fail(s, HOOK_ARGS, 255, "cannot open context %s: %s",
-					   s->name, strerror(errno));
+			return source_fail(s, HOOK_ARGS, 255, "cannot open context %s: %s", s->name,
+					   strerror(errno));
 		s->fd = o->fd;
 		return s->fd;
 	case RSRC_DIR:
@@ -275,8 +275,8 @@ static int open_source(const struct rst_cli *o, struct source *s)
 		s->name = o->file;
 		s->fd = open(o->file, O_RDONLY | O_CLOEXEC);
 		if (s->fd < 0)
-			return source_fail(s, HOOK_ARGS, 255, "cannot open context %s: %s",
-					   s->name, strerror(errno));
+			return source_fail(s, HOOK_ARGS, 255, "cannot open context %s: %s", s->name,
+					   strerror(errno));
 		return s->fd;
 	}
 }
