@@ -297,11 +297,30 @@ int scope_freeze(struct scope *s, const struct ckpt_request *req, struct err *er
 	return 0;
 }
 
+/* A process that was stopped goes back to its stop when let go, a moment later:
+ * wait for it (bounded), so that nothing sees it running. */
+static void wait_stopped(pid_t pid)
+{
+	for (int i = 0; i < 5000; i++) {
+		struct proc_stat st;
+
+		if (procfs_stat(pid, 0, &st) < 0 || st.state == 'T' || st.state == 't')
+			return;
+		usleep(200);
+	}
+}
+
 void scope_release(struct scope *s, int sig)
 {
-	for (uint32_t i = 0; i < s->n; i++)
-		if (!s->p[i].zombie)
-			seize_release(&s->p[i].set, sig);
+	for (uint32_t i = 0; i < s->n; i++) {
+		bool stopped = s->p[i].set.stopped && s->p[i].set.nth > 0;
+
+		if (s->p[i].zombie)
+			continue;
+		seize_release(&s->p[i].set, sig);
+		if (stopped && (sig == 0 || sig == SIGSTOP))
+			wait_stopped(s->p[i].pid);
+	}
 }
 
 void scope_fini(struct scope *s)

@@ -8,6 +8,7 @@
 #include <linux/kcmp.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@ static int gate[2];          /* main -> child: go on (written after GO) */
 static int down[2], up[2];   /* main <-> child: down holds data in flight */
 static int down2[2], up2[2]; /* child <-> grandchild */
 static int shared_fd;        /* a file opened before forking: one description */
+static volatile char *shm;   /* MAP_SHARED | MAP_ANONYMOUS, shared with the child */
 
 static void die(const char *why)
 {
@@ -55,9 +57,10 @@ static void grandchild_main(void)
  * above it asks below, checks, and answers with everything. */
 static void child_main(void)
 {
-	pid_t ids[5], g[2];
+	pid_t ids[6], g[2];
 	char q, in_flight;
 
+	shm[2] = 'S'; /* before the checkpoint */
 	grandchild = fork();
 	if (grandchild < 0)
 		die("fork");
@@ -73,6 +76,8 @@ static void child_main(void)
 	ids[2] = g[0];
 	ids[3] = g[1];
 	ids[4] = in_flight == 'D' ? grandchild : -1;
+	ids[5] = shm[0]; /* written by the parent after the restart */
+	shm[1] = 'C';
 	if (write(up[1], ids, sizeof(ids)) != sizeof(ids))
 		die("child: answer");
 	if (waitpid(grandchild, NULL, 0) != grandchild)
@@ -85,6 +90,8 @@ static int setup(void)
 	me = getpid();
 	shared_fd = open("/dev/null", O_RDONLY);
 	CT_SYS(shared_fd);
+	shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CT_TRUE(shm != MAP_FAILED);
 	CT_SYS(pipe(gate));
 	CT_SYS(pipe(down));
 	CT_SYS(pipe(up));
@@ -141,7 +148,7 @@ static char state_of(pid_t pid)
 
 static int check(void)
 {
-	pid_t ids[5];
+	pid_t ids[6];
 	int st;
 
 	CT_EQ(getpid(), me);
@@ -152,6 +159,9 @@ static int check(void)
 	CT_EQ(syscall(SYS_kcmp, me, child, KCMP_FILE, shared_fd, shared_fd), 0);
 	CT_EQ(syscall(SYS_kcmp, me, child, KCMP_FILE, down[1], down[1]), 0);
 	CT_TRUE(syscall(SYS_kcmp, me, child, KCMP_FILE, down[1], up[1]) != 0);
+	/* Shared memory is still one object: both see each other's writes. */
+	CT_EQ(shm[2], 'S');
+	shm[0] = 'P';
 	/* Ask down the tree. */
 	CT_EQ(write(gate[1], "g", 1), 1);
 	xread(up[0], ids, sizeof(ids), "main: answer");
@@ -160,6 +170,8 @@ static int check(void)
 	CT_EQ(ids[2], ids[4]);
 	CT_EQ(ids[3], child);
 	CT_TRUE(ids[4] > 0);
+	CT_EQ(ids[5], 'P');
+	CT_EQ(shm[1], 'C');
 	/* The zombie's status is the one it exited with. */
 	CT_EQ(waitpid(zombie, &st, 0), zombie);
 	CT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 7);

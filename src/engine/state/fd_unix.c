@@ -435,10 +435,50 @@ static int add_msg(struct unix_data *ud, const uint8_t *p, uint32_t n, bool more
 	return 0;
 }
 
-/* Read the queue without taking it: MSG_PEEK from a peek offset of 0 that moves on
- * with each read. A datagram or record longer than the buffer comes in pieces, each
- * but the last marked MSG_TRUNC; a zero-length one comes once. The socket's own peek
- * offset is put back. */
+/* A stream's bytes in one MSG_PEEK, from the start (no peek offset): it reads on
+ * across the buffers but stops at out-of-band data, which then shows as bytes
+ * missing. */
+static int peek_stream(int fd, struct unix_data *ud, bool *ctrunc)
+{
+	int off = -1, rc = 0;
+	uint8_t *buf;
+	ssize_t n;
+
+	if (!ud->rqueue)
+		return 0;
+	if (ud->rqueue > MAX_UNIX_DATA)
+		return -E2BIG;
+	buf = malloc((size_t)ud->rqueue + 1);
+	if (!buf)
+		return -ENOMEM;
+	if (ud->opt.peek_off >= 0 && setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0) {
+		free(buf);
+		return -errno;
+	}
+	{
+		struct iovec iov = {buf, (size_t)ud->rqueue + 1};
+		struct msghdr mh = {NULL, 0, &iov, 1, NULL, 0, 0};
+
+		n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT);
+		*ctrunc |= (mh.msg_flags & MSG_CTRUNC) != 0;
+	}
+	if (n < 0 && errno != EAGAIN)
+		rc = -errno;
+	else if (n > 0)
+		rc = add_msg(ud, buf, (uint32_t)n, false, NULL, 0);
+	if (ud->opt.peek_off >= 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &ud->opt.peek_off, sizeof(ud->opt.peek_off)) <
+		    0 &&
+	    rc == 0)
+		rc = -errno;
+	free(buf);
+	return rc;
+}
+
+/* Datagrams and records, without taking them: MSG_PEEK from a peek offset of 0 that
+ * moves on with each read. One longer than the buffer comes in pieces, each but the
+ * last marked MSG_TRUNC; a zero-length one comes once. The socket's own peek offset
+ * is put back. */
 static int peek_all(int fd, struct unix_data *ud, bool *ctrunc)
 {
 	uint8_t *buf = malloc(PEEK_CHUNK);
@@ -462,19 +502,18 @@ static int peek_all(int fd, struct unix_data *ud, bool *ctrunc)
 			rc = errno == EAGAIN ? 0 : -errno;
 			break;
 		}
-		/* An empty stream read is its end; an empty seqpacket read after the
-		 * last byte may be its end too (and is taken as such). */
-		if (n == 0 && !more &&
-		    (ud->type == SOCK_STREAM ||
-		     (ud->type == SOCK_SEQPACKET && (ud->shutdown & 1) && total >= ud->rqueue)))
+		/* An empty seqpacket read after the last byte may be its end (shut
+		 * down), and is taken as such. */
+		if (n == 0 && !more && ud->type == SOCK_SEQPACKET && (ud->shutdown & 1) &&
+		    total >= ud->rqueue)
 			break;
 		*ctrunc |= (mh.msg_flags & MSG_CTRUNC) != 0;
-		rc = add_msg(ud, buf, (uint32_t)n, more || (ud->type == SOCK_STREAM && ud->nmsgs),
-			     &from, ud->type == SOCK_DGRAM ? mh.msg_namelen : 0);
+		rc = add_msg(ud, buf, (uint32_t)n, more, &from,
+			     ud->type == SOCK_DGRAM ? mh.msg_namelen : 0);
 		if (rc < 0)
 			break;
 		total += (uint64_t)n;
-		more = ud->type != SOCK_STREAM && (mh.msg_flags & MSG_TRUNC);
+		more = (mh.msg_flags & MSG_TRUNC) != 0;
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &ud->opt.peek_off, sizeof(ud->opt.peek_off)) <
 		    0 &&
@@ -528,7 +567,7 @@ static int save_queue(struct dump_all *all, struct file_img *f, struct err *err)
 		return err_code(err, cp, "pid %d: cannot take a copy of descriptor %d", f->dump_pid,
 				f->dump_fd);
 	ud->rqueue = ui.rqueue;
-	rc = peek_all(cp, ud, &ctrunc);
+	rc = ud->type == SOCK_STREAM ? peek_stream(cp, ud, &ctrunc) : peek_all(cp, ud, &ctrunc);
 	close(cp);
 	if (rc == -ENOMEM)
 		return err_set(err, -ENOMEM, "out of memory");

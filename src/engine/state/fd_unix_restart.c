@@ -290,6 +290,19 @@ static int name_own(struct rst_ctx *c, struct unix_rst *st, struct made *s, stru
 	return give_name(c, st, s->fd, s->ud, &s->ud->name, s->ud->name_file, WHO(s), err);
 }
 
+/* The peer that closed gets its name back, if it can: getpeername() shows it. */
+static int name_partner(struct rst_ctx *c, struct unix_rst *st, struct made *s, struct err *err)
+{
+	char whobuf[128];
+	struct err e = {0};
+
+	if (give_name(c, st, s->partner, s->ud, &s->ud->peer_name, false, WHO(s), &e) < 0)
+		kmsg_add(KMSG_WARN, "%s: its closed peer's name does not come back: %s", WHO(s),
+			 e.msg);
+	(void)err;
+	return 0;
+}
+
 /* ---- making the sockets ---- */
 
 static int sock_new(int type)
@@ -363,7 +376,7 @@ static int make_singles(struct rst_ctx *c, struct unix_rst *st, struct err *err)
 				return err->code;
 		} else if (ud->state == US_PEER_GONE) {
 			if (pair_new(c, s, &s->fd, &s->partner, err) < 0 ||
-			    give_name(c, st, s->partner, ud, &ud->peer_name, false, WHO(s), err) < 0)
+			    name_partner(c, st, s, err) < 0)
 				return err->code;
 		} else {
 			s->fd = sock_new((int)ud->type);
@@ -411,13 +424,11 @@ static int make_connections(struct rst_ctx *c, struct unix_rst *st, struct err *
 				s->partner = sock_new((int)ud->type);
 				if (s->partner < 0)
 					return err_sys(err, "cannot create a socket");
-				if (give_name(c, st, s->partner, ud, &ud->peer_name, false, WHO(s),
-					      err) < 0 ||
+				if (name_partner(c, st, s, err) < 0 ||
 				    via_listener(c, st, s, &s->partner, err) < 0)
 					return err->code;
 			} else if (pair_new(c, s, &s->fd, &s->partner, err) < 0 ||
-				   give_name(c, st, s->partner, ud, &ud->peer_name, false, WHO(s),
-					     err) < 0) {
+				   name_partner(c, st, s, err) < 0) {
 				return err->code;
 			}
 		} else if (!p) {

@@ -228,6 +228,8 @@ static int classify(struct dump_ctx *c, struct vma_img *v, const struct maps_lin
 	if (path[0] == '[' || path[0] == '\0') {
 		if (v->shared) {
 			v->kind = VMA_SHANON;
+			v->dev = makedev(ml->dev_major, ml->dev_minor);
+			v->ino = ml->ino;
 			return 0;
 		}
 		if (path[0] == '[' && strcmp(path, "[heap]") && strcmp(path, "[stack]") &&
@@ -240,7 +242,11 @@ static int classify(struct dump_ctx *c, struct vma_img *v, const struct maps_lin
 	}
 	deleted = len > 10 && !strcmp(path + len - 10, " (deleted)");
 	if (v->shared && deleted && !strcmp(path, "/dev/zero (deleted)")) {
+		/* Its inode tells which areas, in this process or others, are one
+		 * object (fork, mremap). */
 		v->kind = VMA_SHANON;
+		v->dev = makedev(ml->dev_major, ml->dev_minor);
+		v->ino = ml->ino;
 		return 0;
 	}
 	if (!strncmp(path, "/SYSV", 5))
@@ -1591,6 +1597,72 @@ static int set_mm(struct rst_proc *rp, struct err *err)
 	return 0;
 }
 
+/* Shared anonymous memory is one object for every area of every process that mapped
+ * it (fork, mremap), known by its inode at the checkpoint: the first area restored
+ * makes it, the others map that one again through /proc/PID/map_files. */
+struct shanon_made {
+	uint64_t dev, ino;
+	pid_t pid;         /* the restored process that made it */
+	uint64_t start, end, pgoff;
+};
+
+struct shanon_state {
+	struct shanon_made *made;
+	uint32_t n;
+};
+
+static int map_shared_anon(struct rst_ctx *c, const struct vma_img *v, struct err *err)
+{
+	struct rst_proc *rp = c->rp;
+	struct shanon_state *st = c->memory_state;
+	const struct shanon_made *first = NULL;
+	struct shanon_made *mk;
+	char path[96];
+	uint64_t a, off;
+	long fd, r;
+
+	for (uint32_t i = 0; st && i < st->n && !first; i++)
+		if (st->made[i].dev == v->dev && st->made[i].ino == v->ino)
+			first = &st->made[i];
+	if (first && v->pgoff >= first->pgoff &&
+	    v->pgoff + (v->end - v->start) <= first->pgoff + (first->end - first->start)) {
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", first->pid,
+			 (unsigned long long)first->start, (unsigned long long)first->end);
+		if (rst_scratch_put(rp, 0, path, strlen(path) + 1, &a, err) < 0)
+			return err->code;
+		fd = call(rp, SYS_openat, (uint64_t)AT_FDCWD, a, O_RDWR | O_CLOEXEC, 0, 0, 0, err);
+		if (fd == INJECT_FAILED)
+			return err->code;
+		if (fd < 0)
+			return err_code(err, (int)fd, "pid %d: cannot share memory at %#llx with pid %d",
+					rp->p->pid, (unsigned long long)v->start, first->pid);
+		off = v->pgoff - first->pgoff;
+		r = call(rp, SYS_mmap, v->start, v->end - v->start, v->prot | (v->pages_saved ? PROT_READ | PROT_WRITE : 0),
+			 MAP_SHARED | MAP_FIXED_NOREPLACE, (uint64_t)fd, off, err);
+		if (r != INJECT_FAILED)
+			call(rp, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0, err);
+		if (r == INJECT_FAILED)
+			return err->code;
+		if (r < 0 || (uint64_t)r != v->start)
+			return err_code(err, r < 0 ? (int)r : -EFAULT,
+					"pid %d: cannot map shared memory at %#llx", rp->p->pid,
+					(unsigned long long)v->start);
+		return 0;
+	}
+	if (map_area(rp, v, err) < 0)
+		return err->code;
+	if (!st) {
+		st = c->memory_state = calloc(1, sizeof(*st));
+		if (!st)
+			return err_set(err, -ENOMEM, "out of memory");
+	}
+	mk = model_grow((void **)&st->made, &st->n, sizeof(*mk));
+	if (!mk)
+		return err_set(err, -ENOMEM, "out of memory");
+	*mk = (struct shanon_made){v->dev, v->ino, rp->pid, v->start, v->end, v->pgoff};
+	return 0;
+}
+
 static int mem_restore(struct rst_ctx *c, struct err *err)
 {
 	struct rst_proc *rp = c->rp;
@@ -1622,7 +1694,7 @@ static int mem_restore(struct rst_ctx *c, struct err *err)
 
 		if (v->kind == VMA_VDSO || v->kind == VMA_VVAR || v->kind == VMA_VVAR_VCLOCK)
 			continue;
-		rc = map_area(rp, v, err);
+		rc = v->kind == VMA_SHANON ? map_shared_anon(c, v, err) : map_area(rp, v, err);
 		if (rc < 0)
 			return rc;
 	}
@@ -1691,6 +1763,13 @@ static void mem_describe(const struct model *m, const struct proc_img *p, struct
 
 static void mem_cleanup(struct rst_ctx *c)
 {
+	struct shanon_state *st = c->memory_state;
+
+	if (st) {
+		free(st->made);
+		free(st);
+		c->memory_state = NULL;
+	}
 	free(c->rp->vma_fd);
 	c->rp->vma_fd = NULL;
 }

@@ -106,6 +106,7 @@ struct rst_ctx {
 	int zombie_pipe[2];    /* zombies exit when its write end closes */
 	void *fdk_state[32];   /* per kind of open file, for this restart (fdkind.h) */
 	int *file_fd;          /* files.c: cr_restart's fd of each open file made */
+	void *memory_state;    /* memory.c: shared memory made, for this restart */
 };
 
 /* Add a descriptor the new process must start with, at child_fd; child_fd < 0 asks
