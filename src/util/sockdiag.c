@@ -81,8 +81,7 @@ static int query(uint64_t ino, uint32_t show,
 			rc = e->error ? e->error : -ENOENT;
 			break;
 		}
-		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-		    h->nlmsg_len < NLMSG_LENGTH(sizeof(*d)))
+		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(*d)))
 			continue;
 		d = NLMSG_DATA(h);
 		rc = each(d, NULL, arg);
@@ -267,7 +266,8 @@ int sockdiag_unix_bound_to(uint64_t dev, uint64_t ino)
 
 				if (a->rta_type == UNIX_DIAG_VFS && RTA_PAYLOAD(a) >= sizeof(*f) &&
 				    f->udiag_vfs_ino == ino &&
-				    makedev(f->udiag_vfs_dev >> 20, f->udiag_vfs_dev & 0xfffff) == dev)
+				    makedev(f->udiag_vfs_dev >> 20, f->udiag_vfs_dev & 0xfffff) ==
+					dev)
 					rc = 1;
 			}
 		}

@@ -8,10 +8,10 @@
 #define SOCKDIAG_UNIX_PATH 108 /* sizeof(sun_path) */
 
 struct unix_info {
-	uint32_t type;  /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
-	uint32_t state; /* TCP_ESTABLISHED, TCP_LISTEN, TCP_CLOSE */
-	uint64_t peer;  /* inode of the peer, 0 if none (or if the peer has no inode:
-			 * closed, or a connection not yet accepted) */
+	uint32_t type;     /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+	uint32_t state;    /* TCP_ESTABLISHED, TCP_LISTEN, TCP_CLOSE */
+	uint64_t peer;     /* inode of the peer, 0 if none (or if the peer has no inode:
+			    * closed, or a connection not yet accepted) */
 	uint32_t shutdown; /* RCV_SHUTDOWN (1) | SEND_SHUTDOWN (2) */
 	/* UNIX_DIAG_RQLEN. rqueue: bytes to read (streams and seqpacket: all that is
 	 * queued; datagrams: the first message) or, for a listener, connections not

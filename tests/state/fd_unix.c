@@ -43,6 +43,7 @@ struct sk {
 	struct timeval rcvtimeo;
 };
 
+/* clang-format off */
 enum {
 	S_STREAM0, S_STREAM1, S_DGRAM0, S_DGRAM1, S_SEQ0, S_SEQ1, /* socketpairs */
 	S_SHUT0, S_SHUT1,                                       /* shut down for writing */
@@ -53,6 +54,7 @@ enum {
 	S_UNLINKED,
 	NSK
 };
+/* clang-format on */
 
 static struct sk sk[NSK];
 static int dupfd;
@@ -171,6 +173,7 @@ static const uint32_t l2c[] = {10, 20}, l2a[] = {3000}; /* on the abstract conne
 #define PEEK_OFF 100
 
 /* The datagram server's queue: sender, text. */
+/* clang-format off */
 static const struct {
 	int from; /* an index in sk, or -1/-2 for the two senders closed since */
 	const char *text;
@@ -178,6 +181,7 @@ static const struct {
 	{S_SABS, "one"},  {S_SPATH, "two"}, {S_SUN, "three"}, {-1, "four"},
 	{-2, "five"},     {S_SABS, "six"},  {S_CONN, "seven"},
 };
+/* clang-format on */
 static struct sockaddr_un gone_abs, gone_path;
 static socklen_t gone_abs_len, gone_path_len;
 
@@ -224,7 +228,8 @@ static int setup_pairs(void)
 	if (pair(SOCK_STREAM, S_STREAM0, S_STREAM1) || pair(SOCK_DGRAM, S_DGRAM0, S_DGRAM1) ||
 	    pair(SOCK_SEQPACKET, S_SEQ0, S_SEQ1))
 		return 1;
-	if (send_bytes(sk[S_STREAM0].fd, STREAM01, 1) || send_bytes(sk[S_STREAM1].fd, STREAM10, 2) ||
+	if (send_bytes(sk[S_STREAM0].fd, STREAM01, 1) ||
+	    send_bytes(sk[S_STREAM1].fd, STREAM10, 2) ||
 	    send_msgs(sk[S_DGRAM0].fd, dg01, N(dg01), 10) ||
 	    send_msgs(sk[S_DGRAM1].fd, dg10, N(dg10), 20) ||
 	    send_msgs(sk[S_SEQ0].fd, sq01, N(sq01), 30) ||
@@ -362,12 +367,12 @@ static int setup_dgram(void)
 }
 
 static const char *const names[NSK] = {
-	"stream end 0", "stream end 1", "datagram end 0", "datagram end 1",
-	"seqpacket end 0", "seqpacket end 1", "shut-down end", "end shut down to",
-	"end whose peer closed", "path listener", "its client", "its accepted end",
-	"first waiting", "second waiting", "seqpacket listener", "its client",
-	"its accepted end", "its waiting one", "datagram server", "abstract sender",
-	"path sender", "unnamed sender", "connected sender", "unlinked",
+    "stream end 0",          "stream end 1",    "datagram end 0",     "datagram end 1",
+    "seqpacket end 0",       "seqpacket end 1", "shut-down end",      "end shut down to",
+    "end whose peer closed", "path listener",   "its client",         "its accepted end",
+    "first waiting",         "second waiting",  "seqpacket listener", "its client",
+    "its accepted end",      "its waiting one", "datagram server",    "abstract sender",
+    "path sender",           "unnamed sender",  "connected sender",   "unlinked",
 };
 
 static int setup(void)
@@ -567,8 +572,7 @@ static int check_listeners(void)
 		return 1;
 	/* A listener holds one more than its backlog: 4 with 2 waiting takes 3 more;
 	 * 2 with 1 waiting, 2 more. */
-	if (backlog_room(&sk[S_L1], SOCK_STREAM, 3) ||
-	    backlog_room(&sk[S_L2], SOCK_SEQPACKET, 2))
+	if (backlog_room(&sk[S_L1], SOCK_STREAM, 3) || backlog_room(&sk[S_L2], SOCK_SEQPACKET, 2))
 		return 1;
 	if (accept_next(sk[S_L1].fd, &sk[S_P1], &a) || accept_next(sk[S_L1].fd, &sk[S_P2], &b) ||
 	    accept_next(sk[S_L2].fd, &sk[S_P3], &c))
@@ -599,7 +603,8 @@ static int read_from(int fd, const char *text, const void *from, socklen_t froml
 			n < 0 ? strerror(errno) : "");
 	if (fromlen <= offsetof(struct sockaddr_un, sun_path)) {
 		if (al > offsetof(struct sockaddr_un, sun_path))
-			CT_FAIL("%s: \"%s\" comes from a name, not from an unnamed socket", what, text);
+			CT_FAIL("%s: \"%s\" comes from a name, not from an unnamed socket", what,
+				text);
 	} else if (al != fromlen || memcmp(&a, from, al)) {
 		CT_FAIL("%s: \"%s\" comes from another name (length %u, not %u)", what, text, al,
 			fromlen);

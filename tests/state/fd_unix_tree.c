@@ -18,10 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TO_CHILD 5000  /* stream, parent -> child */
-#define TO_PARENT 700  /* stream, child -> parent */
-#define REQUEST 100    /* accepted connection, child -> parent */
-#define REPLY 200      /* accepted connection, parent -> child */
+#define TO_CHILD 5000 /* stream, parent -> child */
+#define TO_PARENT 700 /* stream, child -> parent */
+#define REQUEST 100   /* accepted connection, child -> parent */
+#define REPLY 200     /* accepted connection, parent -> child */
 
 static pid_t me, child;
 static int sp[2], dp[2], lfd, afd, sender;
@@ -165,8 +165,8 @@ static int setup(void)
 	CT_SYS(bind(sender, (struct sockaddr *)&saddr, slen));
 	{
 		struct sockaddr_un ra = {AF_UNIX, "tree-dgram.sock"};
-		socklen_t ral = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-					    sizeof("tree-dgram.sock"));
+		socklen_t ral =
+		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + sizeof("tree-dgram.sock"));
 
 		CT_EQ(sendto(sender, "first", 5, 0, (struct sockaddr *)&ra, ral), 5);
 		CT_EQ(sendto(sender, "second", 6, 0, (struct sockaddr *)&ra, ral), 6);

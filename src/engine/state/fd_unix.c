@@ -196,8 +196,10 @@ static int unix_collect(struct dump_ctx *c, const struct fd_scan *s, struct file
 		ud->backlog = ui.wqueue;
 		rc = sockdiag_unix_icons(s->st.st_ino, &icons, &n);
 		if (rc < 0)
-			return err_code(err, rc, "pid %d: cannot list the connections waiting on "
-					"descriptor %d", c->p->pid, s->fd);
+			return err_code(err, rc,
+					"pid %d: cannot list the connections waiting on "
+					"descriptor %d",
+					c->p->pid, s->fd);
 		ud->pending = calloc(n ? n : 1, sizeof(*ud->pending));
 		if (!ud->pending) {
 			free(icons);
@@ -302,11 +304,12 @@ static void link_listeners(struct model *m)
 			const struct unix_data *cd = ud_of(m, ud->pending[k]);
 
 			if (ud->pending[k] && (!cd || cd->state != US_PENDING)) {
-				kmsg_add(KMSG_WARN,
-					 "pid %d: a connection to the unix socket of inode %llu, not "
-					 "yet accepted, comes from outside the checkpoint: it comes "
-					 "back with its client gone",
-					 f->dump_pid, (unsigned long long)f->ino);
+				kmsg_add(
+				    KMSG_WARN,
+				    "pid %d: a connection to the unix socket of inode %llu, not "
+				    "yet accepted, comes from outside the checkpoint: it comes "
+				    "back with its client gone",
+				    f->dump_pid, (unsigned long long)f->ino);
 				ud->pending[k] = 0;
 			}
 		}
@@ -317,11 +320,12 @@ static void link_listeners(struct model *m)
 			const struct file_img *g = &m->files[k];
 			const struct unix_data *gd = g->kd;
 
-			if (g->kind != FILE_UNIX || gd->state != US_LISTENING || gd->type != ud->type ||
-			    !same_name(&gd->name, &ud->name))
+			if (g->kind != FILE_UNIX || gd->state != US_LISTENING ||
+			    gd->type != ud->type || !same_name(&gd->name, &ud->name))
 				continue;
 			if (UNIX_PATH_NAME(&ud->name) &&
-			    (!ud->has_vfs || gd->vfs_ino != ud->vfs_ino || gd->vfs_dev != ud->vfs_dev))
+			    (!ud->has_vfs || gd->vfs_ino != ud->vfs_ino ||
+			     gd->vfs_dev != ud->vfs_dev))
 				continue;
 			ud->listener = g->ino;
 			break;
@@ -347,8 +351,10 @@ static int locate_file(struct model *m, const struct file_img *f, struct unix_da
 	struct stat st;
 
 	if (ud->name.b[ud->name.len - 1] != '\0')
-		return err_set(err, -EINVAL, "pid %d: unix socket of inode %llu has a path name "
-			       "without its end", pid, (unsigned long long)f->ino);
+		return err_set(err, -EINVAL,
+			       "pid %d: unix socket of inode %llu has a path name "
+			       "without its end",
+			       pid, (unsigned long long)f->ino);
 	if (name[0] != '/') {
 		ssize_t n;
 
@@ -393,7 +399,8 @@ static int locate_files(struct model *m, struct err *err)
 			struct unix_data *ud = f->kd;
 
 			if (f->kind != FILE_UNIX || ud->settled || !binds_name(ud) ||
-			    !UNIX_PATH_NAME(&ud->name) || (ud->state == US_LISTENING) != (pass == 0))
+			    !UNIX_PATH_NAME(&ud->name) ||
+			    (ud->state == US_LISTENING) != (pass == 0))
 				continue;
 			if (locate_file(m, f, ud, err) < 0)
 				return err->code;
@@ -451,7 +458,8 @@ static int peek_stream(int fd, struct unix_data *ud, bool *ctrunc)
 	buf = malloc((size_t)ud->rqueue + 1);
 	if (!buf)
 		return -ENOMEM;
-	if (ud->opt.peek_off >= 0 && setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0) {
+	if (ud->opt.peek_off >= 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0) {
 		free(buf);
 		return -errno;
 	}
@@ -468,7 +476,7 @@ static int peek_stream(int fd, struct unix_data *ud, bool *ctrunc)
 		rc = add_msg(ud, buf, (uint32_t)n, false, NULL, 0);
 	if (ud->opt.peek_off >= 0 &&
 	    setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &ud->opt.peek_off, sizeof(ud->opt.peek_off)) <
-		    0 &&
+		0 &&
 	    rc == 0)
 		rc = -errno;
 	free(buf);
@@ -516,7 +524,7 @@ static int peek_all(int fd, struct unix_data *ud, bool *ctrunc)
 		more = (mh.msg_flags & MSG_TRUNC) != 0;
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &ud->opt.peek_off, sizeof(ud->opt.peek_off)) <
-		    0 &&
+		0 &&
 	    rc == 0)
 		rc = -errno;
 	free(buf);
@@ -531,7 +539,6 @@ static uint64_t queued_bytes(const struct unix_data *ud)
 		n += ud->msgs[i].len;
 	return n;
 }
-
 
 /* Save what socket f holds, or refuse what cannot be saved. */
 static int save_queue(struct dump_all *all, struct file_img *f, struct err *err)
@@ -576,8 +583,10 @@ static int save_queue(struct dump_all *all, struct file_img *f, struct err *err)
 					  "unix socket holding more than 1 GiB or 2^20 messages",
 					  link, err);
 	if (rc < 0)
-		return err_code(err, rc, "pid %d: cannot read what the unix socket of descriptor "
-				"%d holds", f->dump_pid, f->dump_fd);
+		return err_code(err, rc,
+				"pid %d: cannot read what the unix socket of descriptor "
+				"%d holds",
+				f->dump_pid, f->dump_fd);
 	if (ud->nmsgs && (ud->opt.passcred || ud->opt.passpidfd))
 		return fdkind_unsupported(c, f->dump_fd,
 					  "unix socket receiving credentials (SO_PASSCRED) and "
@@ -589,8 +598,8 @@ static int save_queue(struct dump_all *all, struct file_img *f, struct err *err)
 	if (ud->type != SOCK_DGRAM && ui.has_rqlen && queued_bytes(ud) != ui.rqueue)
 		return fdkind_unsupported(c, f->dump_fd,
 					  ud->type == SOCK_STREAM
-						  ? "unix stream socket holding out-of-band data"
-						  : "unix seqpacket socket whose queue changed",
+					      ? "unix stream socket holding out-of-band data"
+					      : "unix seqpacket socket whose queue changed",
 					  link, err);
 	return 0;
 }
@@ -730,8 +739,7 @@ static void check_fields(const struct file_img *f, struct unix_data *ud, struct 
 		wr_fail(rd, "file type does not match its kind");
 	else if (f->flags & ~(uint32_t)(O_ACCMODE | O_NONBLOCK | O_APPEND))
 		wr_fail(rd, "open flags a socket does not have");
-	else if ((ud->state == US_LISTENING || ud->state == US_PENDING) &&
-		 ud->type == SOCK_DGRAM)
+	else if ((ud->state == US_LISTENING || ud->state == US_PENDING) && ud->type == SOCK_DGRAM)
 		wr_fail(rd, "a datagram socket listening or waiting to be accepted");
 	else if ((ud->state == US_CONNECTED) != (ud->peer != 0))
 		wr_fail(rd, "a unix socket's peer does not fit its state");
@@ -856,9 +864,9 @@ static int unix_check(const struct model *m, const struct file_img *f, struct er
 /* ---- cr_info ---- */
 
 static const char *const state_names[] = {
-	[US_UNCONNECTED] = "unconnected", [US_LISTENING] = "listening",
-	[US_CONNECTED] = "connected",     [US_PEER_GONE] = "peer-closed",
-	[US_PENDING] = "not-yet-accepted",
+    [US_UNCONNECTED] = "unconnected",  [US_LISTENING] = "listening",
+    [US_CONNECTED] = "connected",      [US_PEER_GONE] = "peer-closed",
+    [US_PENDING] = "not-yet-accepted",
 };
 
 /* A name as text: a path as it is, an abstract name with '@' for its 0 byte. */
@@ -886,9 +894,10 @@ static void unix_describe(const struct file_img *f, struct out *o)
 	const struct unix_data *ud = f->kd;
 	char name[4 * UNIX_NAME_MAX + 8];
 
-	out_str(o, "type", ud->type == SOCK_STREAM  ? "stream"
-			   : ud->type == SOCK_DGRAM ? "datagram"
-						    : "seqpacket");
+	out_str(o, "type",
+		ud->type == SOCK_STREAM  ? "stream"
+		: ud->type == SOCK_DGRAM ? "datagram"
+					 : "seqpacket");
 	out_str(o, "state", state_names[ud->state]);
 	out_u64(o, "socket", f->ino);
 	if (ud->name.len) {
@@ -908,22 +917,24 @@ static void unix_describe(const struct file_img *f, struct out *o)
 		out_u64(o, "waiting", ud->npending);
 	}
 	if (ud->shutdown)
-		out_str(o, "shut_down", ud->shutdown == 3 ? "both" : ud->shutdown == 1 ? "read"
-											 : "write");
+		out_str(o, "shut_down",
+			ud->shutdown == 3   ? "both"
+			: ud->shutdown == 1 ? "read"
+					    : "write");
 	out_u64(o, "queued_messages", ud->nmsgs);
 	out_u64(o, "queued_bytes", queued_bytes(ud));
 }
 
 const struct fd_kind fd_unix_kind = {
-	.kind = FILE_UNIX,
-	.name = "unix",
-	.claim = unix_claim,
-	.collect = unix_collect,
-	.settle = unix_settle,
-	.encode = unix_encode,
-	.decode = unix_decode,
-	.check = unix_check,
-	.open = unix_open,
-	.cleanup = unix_cleanup,
-	.describe = unix_describe,
+    .kind = FILE_UNIX,
+    .name = "unix",
+    .claim = unix_claim,
+    .collect = unix_collect,
+    .settle = unix_settle,
+    .encode = unix_encode,
+    .decode = unix_decode,
+    .check = unix_check,
+    .open = unix_open,
+    .cleanup = unix_cleanup,
+    .describe = unix_describe,
 };

@@ -371,8 +371,7 @@ static int make_singles(struct rst_ctx *c, struct unix_rst *st, struct err *err)
 			continue;
 		if (ud->state == US_CONNECTED && p && p != s && p->ud->state == US_CONNECTED &&
 		    p->ud->peer == s->f->ino) {
-			if (pair_new(c, s, &s->fd, &p->fd, err) < 0 ||
-			    name_own(c, st, p, err) < 0)
+			if (pair_new(c, s, &s->fd, &p->fd, err) < 0 || name_own(c, st, p, err) < 0)
 				return err->code;
 		} else if (ud->state == US_PEER_GONE) {
 			if (pair_new(c, s, &s->fd, &s->partner, err) < 0 ||
@@ -526,8 +525,9 @@ static int dgram_sender(struct rst_ctx *c, struct unix_rst *st, const struct mad
 		if (give_name(c, st, *tmp, s->ud, from, false, WHO(s), err) == 0)
 			return *tmp;
 		/* Its sender's name is taken: the message comes from no name. */
-		kmsg_add(KMSG_WARN, "%s: a queued datagram comes back without its sender's name: %s",
-			 WHO(s), err->msg);
+		kmsg_add(KMSG_WARN,
+			 "%s: a queued datagram comes back without its sender's name: %s", WHO(s),
+			 err->msg);
 		err_clear(err);
 		close(*tmp);
 		*tmp = -1;
@@ -575,7 +575,8 @@ static int refill(struct rst_ctx *c, struct unix_rst *st, struct made *s, struct
 				     "a socket without a name",
 				     WHO(s));
 		else
-			rc = send_all(fd, mg, direct ? NULL : &self, selflen, ud->type == SOCK_STREAM);
+			rc = send_all(fd, mg, direct ? NULL : &self, selflen,
+				      ud->type == SOCK_STREAM);
 		if (rc < 0 && !err->code)
 			rc = err_code(err, rc, "%s: cannot queue its message %u of %u (%u bytes)",
 				      WHO(s), i + 1, ud->nmsgs, mg->len);
@@ -624,8 +625,7 @@ static int set_opts(struct rst_ctx *c, const struct made *s, struct err *err)
 	return 0;
 }
 
-static int finish_one(struct rst_ctx *c, struct unix_rst *st, const struct made *s,
-		      struct err *err)
+static int finish_one(struct rst_ctx *c, struct unix_rst *st, const struct made *s, struct err *err)
 {
 	const struct unix_data *ud = s->ud;
 	const struct made *p = find(st, ud->peer);
@@ -711,7 +711,8 @@ int unix_open(struct rst_ctx *c, const struct file_img *f, int fdnum, bool *borr
 	}
 	s = find(*stp, f->ino);
 	if (!s || s->fd < 0)
-		return err_set(err, -EINVAL, "pid %d: the unix socket of descriptor %d was not made",
+		return err_set(err, -EINVAL,
+			       "pid %d: the unix socket of descriptor %d was not made",
 			       c->rp->p->pid, fdnum);
 	fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
