@@ -188,6 +188,7 @@ static int trace_policy(pid_t pid, uint32_t flags, struct err *err)
 {
 	pid_t tracer = tracer_of(pid), tracee = 0;
 	struct proc_stat ts;
+	const char *me;
 	int rc;
 
 	if (tracer) {
@@ -221,6 +222,11 @@ static int trace_policy(pid_t pid, uint32_t flags, struct err *err)
 			tracee = traced[i].tid;
 	if (!tracee)
 		return 0;
+	/* crest's own tools trace only while a request of theirs runs. */
+	me = comm_of(pid, &ts);
+	if (!strcmp(me, "cr_restart") || !strcmp(me, "cr_checkpoint"))
+		return err_set(err, -EBUSY, "pid %d (%s) is in the middle of a restart or checkpoint",
+			       pid, me);
 	if (flags & CKPT_PTRACER_SKIP) {
 		kmsg_add(KMSG_WARN, "pid %d traces pid %d (%s): left out (--ptracer-skip)", pid,
 			 tracee, comm_of(tracee, &ts));
