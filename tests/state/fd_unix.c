@@ -157,7 +157,7 @@ static int verify(const struct sk *s)
 
 /* ---- what is queued where ---- */
 
-static const uint32_t dg01[] = {1, 0, 1000, 65000, 7}; /* datagrams, end 0 to end 1 */
+static const uint32_t dg01[] = {0, 1, 0, 1000, 65000, 7}; /* datagrams, end 0 to end 1 */
 static const uint32_t dg10[] = {300, 0};
 static const uint32_t sq01[] = {5, 4000, 0, 70000}; /* seqpacket records */
 static const uint32_t sq10[] = {12};

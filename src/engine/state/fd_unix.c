@@ -20,7 +20,11 @@
  * Not kept: the peer credentials (SO_PEERCRED) are those of the restarting process,
  * and an error pending on a socket (SO_ERROR, e.g. ECONNRESET after the peer closed
  * with data unread) cannot be read without clearing it. Connections not yet accepted
- * whose client has gone, or is outside, come back with their client gone.
+ * whose client has gone, or is outside, come back with their client gone. A
+ * zero-length datagram or record is seen by the first peek at it only (the kernel
+ * marks it peeked, and a peek offset passes over it from then on): one that a
+ * checkpoint left in place is missed by the next checkpoint of the same process,
+ * unless it is the first in the queue.
  *
  * Restart is in fd_unix_restart.c. */
 #define LOG_PREFIX "unix: "
@@ -483,6 +487,32 @@ static int peek_stream(int fd, struct unix_data *ud, bool *ctrunc)
 	return rc;
 }
 
+/* A zero-length message at the head of the queue, which a peek from offset 0 passes
+ * over once any peek has seen it: a peek without offset sees it always (and marks it
+ * seen, so the peeks that follow pass over it). */
+static int peek_head(int fd, struct unix_data *ud, bool *ctrunc)
+{
+	int off = -1;
+	uint8_t b;
+	struct sockaddr_un from;
+	struct iovec iov = {&b, 1};
+	struct msghdr mh = {&from, sizeof(from), &iov, 1, NULL, 0, 0};
+	ssize_t n;
+
+	/* Shut down, an empty seqpacket read is also its end. */
+	if (ud->type == SOCK_SEQPACKET && (ud->shutdown & 1))
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0)
+		return -errno;
+	n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	*ctrunc |= (mh.msg_flags & MSG_CTRUNC) != 0;
+	if (n > 0 || (mh.msg_flags & MSG_TRUNC))
+		return 0;
+	return add_msg(ud, NULL, 0, false, &from, ud->type == SOCK_DGRAM ? mh.msg_namelen : 0);
+}
+
 /* Datagrams and records, without taking them: MSG_PEEK from a peek offset of 0 that
  * moves on with each read. One longer than the buffer comes in pieces, each but the
  * last marked MSG_TRUNC; a zero-length one comes once. The socket's own peek offset
@@ -496,11 +526,10 @@ static int peek_all(int fd, struct unix_data *ud, bool *ctrunc)
 
 	if (!buf)
 		return -ENOMEM;
-	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0) {
-		free(buf);
-		return -errno;
-	}
-	for (;;) {
+	rc = peek_head(fd, ud, ctrunc);
+	if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
+		rc = -errno;
+	for (; rc == 0;) {
 		struct sockaddr_un from;
 		struct iovec iov = {buf, PEEK_CHUNK};
 		struct msghdr mh = {&from, sizeof(from), &iov, 1, NULL, 0, 0};

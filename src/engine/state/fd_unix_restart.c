@@ -631,9 +631,8 @@ static int finish_one(struct rst_ctx *c, struct unix_rst *st, const struct made 
 	const struct made *p = find(st, ud->peer);
 	char whobuf[128];
 
-	if (set_opts(c, s, err) < 0)
-		return err->code;
-	/* A datagram socket connected to another that is not its pair. */
+	/* A datagram socket connected to another that is not its pair. Before its
+	 * options: connect() binds a socket with SO_PASSCRED to a name of its own. */
 	if (ud->type == SOCK_DGRAM && p && (p == s || p->ud->peer != s->f->ino)) {
 		struct sockaddr_un a;
 		socklen_t len = sizeof(a);
@@ -645,6 +644,8 @@ static int finish_one(struct rst_ctx *c, struct unix_rst *st, const struct made 
 		if (connect(s->fd, (struct sockaddr *)&a, len) < 0)
 			return err_sys(err, "%s: cannot connect it to its peer again", WHO(s));
 	}
+	if (set_opts(c, s, err) < 0)
+		return err->code;
 	if (ud->shutdown && shutdown(s->fd, (int)ud->shutdown - 1) < 0 && errno != ENOTCONN)
 		return err_sys(err, "%s: cannot shut it down again", WHO(s));
 	return 0;
