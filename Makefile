@@ -118,10 +118,94 @@ build/examples/%: examples/%.c
 # ---- benchmark ----
 $(BUILD)/bench/bench: bench/bench.c
 	@mkdir -p $(@D)
-	$(CC) -O2 -g -Wall -Wextra -o $@ $<
+	$(CC) -O2 -g -Wall -Wextra -pthread -o $@ $<
 
 bench: all $(BUILD)/bench/bench
 	CR_CHECKPOINT=$(BUILD)/bin/cr_checkpoint CR_RESTART=$(BUILD)/bin/cr_restart \
 		$(BUILD)/bench/bench
 
 .PHONY: bench
+
+# ---- libcr: libcr.so.0, libcr_run.so.0, libcr_omit.so.0, cr_run ----
+# The libraries live inside other programs: always plain builds (no sanitizer, whatever
+# SAN says), position independent, nothing exported but BLCR's API (hidden visibility
+# and a version script per library), never unloaded (a handler stays installed).
+LIBCR_VER    := 0.5.5
+LIBCR_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -fno-strict-aliasing -O2 -g -fPIC \
+                -fvisibility=hidden -Iinclude -Isrc -DCREST_PREFIX='"$(PREFIX)"'
+ifeq ($(WERROR),1)
+LIBCR_CFLAGS += -Werror
+endif
+LIBCR_LDFLAGS := -shared -Wl,-z,nodelete -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined
+LIBCR_CORE   := ctl sys
+LIBCR_FULL   := $(LIBCR_CORE) cb req spawn misc
+LIBCR_LIBDIR := $(BUILD)/lib
+LIBCR_NAMES  := libcr libcr_run libcr_omit
+LIBCR_LIBS   := $(foreach l,$(LIBCR_NAMES),$(LIBCR_LIBDIR)/$(l).so.$(LIBCR_VER) \
+                  $(LIBCR_LIBDIR)/$(l).so.0 $(LIBCR_LIBDIR)/$(l).so)
+LIBCR_HDRS   := $(wildcard include/*.h) src/libcr/ctl.h src/libcr/lib.h
+
+$(BUILD)/obj/libcr/%.full.o: src/libcr/%.c $(LIBCR_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LIBCR_CFLAGS) -DLIBCR_KIND=1 -c -o $@ $<
+$(BUILD)/obj/libcr/%.run.o: src/libcr/%.c $(LIBCR_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LIBCR_CFLAGS) -DLIBCR_KIND=2 -c -o $@ $<
+$(BUILD)/obj/libcr/%.omit.o: src/libcr/%.c $(LIBCR_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(LIBCR_CFLAGS) -DLIBCR_KIND=3 -c -o $@ $<
+
+$(LIBCR_LIBDIR)/libcr.so.$(LIBCR_VER): $(LIBCR_FULL:%=$(BUILD)/obj/libcr/%.full.o) src/libcr/libcr.map
+	@mkdir -p $(@D)
+	$(CC) $(LIBCR_LDFLAGS) -Wl,-soname,libcr.so.0 -Wl,--version-script=src/libcr/libcr.map \
+		-o $@ $(filter %.o,$^) -lpthread -ldl
+$(LIBCR_LIBDIR)/libcr_run.so.$(LIBCR_VER): $(LIBCR_CORE:%=$(BUILD)/obj/libcr/%.run.o) src/libcr/libcr_run.map
+	@mkdir -p $(@D)
+	$(CC) $(LIBCR_LDFLAGS) -Wl,-soname,libcr_run.so.0 -Wl,--version-script=src/libcr/libcr_run.map \
+		-o $@ $(filter %.o,$^) -lpthread -ldl
+$(LIBCR_LIBDIR)/libcr_omit.so.$(LIBCR_VER): $(LIBCR_CORE:%=$(BUILD)/obj/libcr/%.omit.o) src/libcr/libcr_omit.map
+	@mkdir -p $(@D)
+	$(CC) $(LIBCR_LDFLAGS) -Wl,-soname,libcr_omit.so.0 -Wl,--version-script=src/libcr/libcr_omit.map \
+		-o $@ $(filter %.o,$^) -lpthread -ldl
+$(LIBCR_LIBDIR)/%.so.0: $(LIBCR_LIBDIR)/%.so.$(LIBCR_VER)
+	ln -sf $(notdir $<) $@
+$(LIBCR_LIBDIR)/%.so: $(LIBCR_LIBDIR)/%.so.0
+	ln -sf $(notdir $<) $@
+
+$(BUILD)/bin/cr_run: src/tools/cr_run
+	@mkdir -p $(@D)
+	sed 's/@CREST_VERSION@/$(shell sed -n 's/^#define CREST_VERSION "\(.*\)"/\1/p' src/engine/version.h)/' $< > $@
+	chmod 755 $@
+
+libcr: $(LIBCR_LIBS) $(BUILD)/bin/cr_run
+all: libcr
+
+install: install-libcr
+install-libcr: libcr
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
+	for l in $(LIBCR_NAMES); do \
+		install -m 755 $(LIBCR_LIBDIR)/$$l.so.$(LIBCR_VER) $(DESTDIR)$(PREFIX)/lib/ && \
+		ln -sf $$l.so.$(LIBCR_VER) $(DESTDIR)$(PREFIX)/lib/$$l.so.0 && \
+		ln -sf $$l.so.0 $(DESTDIR)$(PREFIX)/lib/$$l.so || exit 1; done
+	install -m 755 $(BUILD)/bin/cr_run $(DESTDIR)$(PREFIX)/bin/
+	@if ls docs/man/*.3 >/dev/null 2>&1; then \
+		install -d $(DESTDIR)$(PREFIX)/share/man/man3; \
+		install -m 644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/; fi
+
+.PHONY: libcr install-libcr
+
+# Test programs of tests/libcr: NAME.c links libcr, plain_NAME.c does not (cr_run
+# targets, dlopen). Plain builds, run with the library of this build directory.
+LIBCR_TESTS  := $(patsubst tests/libcr/%.c,$(TBUILD)/libcr/%,$(wildcard tests/libcr/*.c))
+$(TBUILD)/libcr/plain_%: tests/libcr/plain_%.c tests/libcr/lt.h $(LIBCR_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -Iinclude -o $@ $< -ldl
+$(TBUILD)/libcr/%: tests/libcr/%.c tests/libcr/lt.h $(LIBCR_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -Iinclude -o $@ $< -L$(LIBCR_LIBDIR) -Wl,-rpath,$(abspath $(LIBCR_LIBDIR)) \
+		-lcr -u cr_link_me -ldl
+$(TBUILD)/examples/%: examples/%.c $(LIBCR_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -Iinclude -o $@ $< -L$(LIBCR_LIBDIR) -Wl,-rpath,$(abspath $(LIBCR_LIBDIR)) \
+		-lcr -u cr_link_me
+test-progs: $(LIBCR_TESTS) $(TBUILD)/examples/libcr_reconnect

@@ -9,6 +9,8 @@
  * once, and cr_restart exits as it dies, so the figure includes tearing it down.
  * Each figure is the median of REPEAT runs. Tools: $CR_CHECKPOINT, $CR_RESTART. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -130,6 +132,22 @@ static void file_gbs(size_t n, double *w, double *r)
 
 /* ---- targets and tools ---- */
 
+/* Shapes of target: one process; a tree of procs processes (the first and its
+ * children); one process with threads threads. Each process or thread touches mib
+ * MiB of its own. */
+static unsigned int procs = 1, threads = 1;
+static pid_t last_target;
+
+static void *toucher(void *arg)
+{
+	size_t n = *(size_t *)arg;
+	uint8_t *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (m != MAP_FAILED)
+		fill(m, n);
+	return m == MAP_FAILED ? NULL : m;
+}
+
 /* A child that touches mib MiB of memory with non-zero data, says so, and waits. */
 static pid_t start_target(size_t mib)
 {
@@ -144,14 +162,39 @@ static pid_t start_target(size_t mib)
 		die("fork");
 	if (pid == 0) {
 		size_t n = mib << 20;
-		uint8_t *m = n ? mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-				      -1, 0)
-			       : NULL;
+		pthread_t t[64];
 
-		if (m == MAP_FAILED)
+		/* The other processes of a tree: children, each with its own memory. */
+		for (unsigned int k = 1; k < procs; k++) {
+			int q[2];
+			char ok;
+
+			if (pipe(q) < 0)
+				_exit(1);
+			if (fork() == 0) {
+				if (n && !toucher(&n))
+					_exit(1);
+				if (write(q[1], "r", 1) != 1)
+					_exit(1);
+				for (;;)
+					pause();
+			}
+			close(q[1]);
+			if (read(q[0], &ok, 1) != 1)
+				_exit(1);
+			close(q[0]);
+		}
+		for (unsigned int k = 1; k < threads && k < 64; k++)
+			if (pthread_create(&t[k], NULL, toucher, &n) != 0)
+				_exit(1);
+		for (unsigned int k = 1; k < threads && k < 64; k++) {
+			void *ret;
+
+			if (pthread_join(t[k], &ret) != 0 || (n && !ret))
+				_exit(1);
+		}
+		if (n && !toucher(&n))
 			_exit(1);
-		if (n)
-			fill(m, n);
 		close(p[0]);
 		if (write(p[1], "R", 1) != 1)
 			_exit(1);
@@ -186,6 +229,21 @@ static int run(const char *const argv[])
 	return st;
 }
 
+/* The children of a killed tree go to init, which reaps them when it can: their
+ * pids must be free before the restart. */
+static void wait_children_gone(void)
+{
+	for (int i = 0; i < 5000 && procs > 1; i++) {
+		bool any = false;
+
+		for (pid_t k = 1; k < (pid_t)procs; k++)
+			any |= kill(last_target + k, 0) == 0;
+		if (!any)
+			return;
+		usleep(1000);
+	}
+}
+
 static void reap(pid_t pid)
 {
 	kill(pid, SIGKILL);
@@ -206,12 +264,14 @@ static void measure(size_t mib, struct result *res)
 	snprintf(file, sizeof(file), "%s/crest-bench.ctx", dir);
 	for (int i = 0; i < repeat; i++) {
 		pid_t pid = start_target(mib);
-		const char *ck[] = {ckpt_tool, "-p", "-f", file, "--kill", pidbuf, NULL};
+		const char *ck[] = {ckpt_tool, procs > 1 ? "-T" : "-p", "-f", file, "--kill", pidbuf,
+				    NULL};
 		const char *rs[] = {rst_tool, "--kill", file, NULL};
 		double t0;
 		int s;
 
 		snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
+		last_target = pid;
 		t0 = now();
 		s = run(ck);
 		tc[i] = now() - t0;
@@ -220,6 +280,7 @@ static void measure(size_t mib, struct result *res)
 			exit(1);
 		}
 		waitpid(pid, NULL, 0); /* it was killed: its pid is free again */
+		wait_children_gone();
 		t0 = now();
 		s = run(rs);
 		tr[i] = now() - t0;
@@ -285,7 +346,21 @@ int main(int argc, char **argv)
 	       "%.2f x write()\n",
 	       mib, big.ckpt * 1e3, ck_gbs, ck_gbs / cp, ck_gbs / wr);
 	printf("          restart    %8.1f ms  %5.2f GB/s (target >= 2.0)  = %.2f x memcpy, "
-	       "%.2f x read()\n",
+	       "%.2f x read()\n\n",
 	       big.rst * 1e3, rs_gbs, rs_gbs / cp, rs_gbs / rd);
+
+	procs = 8;
+	measure(64, &big);
+	printf("tree 8 x 64 MiB  checkpoint %7.1f ms (target <= 100)  %5.2f GB/s\n", big.ckpt * 1e3,
+	       (double)(512u << 20) / big.ckpt / 1e9);
+	printf("                 restart    %7.1f ms (target <= 150)  %5.2f GB/s\n", big.rst * 1e3,
+	       (double)(512u << 20) / big.rst / 1e9);
+	procs = 1;
+	threads = 4;
+	measure(64, &big);
+	printf("4 threads x 64 MiB  checkpoint %6.1f ms (target <= 55)  %5.2f GB/s\n",
+	       big.ckpt * 1e3, (double)(256u << 20) / big.ckpt / 1e9);
+	printf("                    restart    %6.1f ms (target <= 60)  %5.2f GB/s\n", big.rst * 1e3,
+	       (double)(256u << 20) / big.rst / 1e9);
 	return 0;
 }
