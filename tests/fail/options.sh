@@ -123,8 +123,9 @@ code_err "$C -S -1" 22 "$CKPT" -S -1 "$NOPID"
 code_err "$C --signal=1000" 22 "$CKPT" --signal=1000 "$NOPID"
 code_err "$C -t -1" 22 "$CKPT" -t -1 "$NOPID"
 code_err "$C -F -1" 22 "$CKPT" -F -1 "$NOPID"
-# BLCR refuses -d while parsing, whatever the ID.
-code_err "$C -d (not implemented)" 22 "$CKPT" -d "$W/dir" "$NOPID"
+# -d, which BLCR never implemented, works in crest (tests/cli/dir.sh): a failed
+# request creates nothing.
+code_err "$C -d, no such process" 3 "$CKPT" -d "$W/dir" "$NOPID"
 [ -e "$W/dir" ] && fail "$C -d creates nothing" "$W/dir was created"
 
 # Edges that parse: they reach "no such process".
@@ -138,18 +139,6 @@ code_err "$C options after the ID parse" 3 "$CKPT" "$NOPID" --pid --kill
 code_err "$C -- ends options" 3 "$CKPT" -p -- "$NOPID"
 left=$(find "$W" -mindepth 1 ! -name out ! -name err ! -name '*.count' | tr '\n' ' ')
 verdict "$C failed requests leave no files" "${left:+left: $left}"
-
-# -d with a live process: still 22, and the process is not touched.
-if start_counter live; then
-	code_err "$C -d with a live ID" 22 "$CKPT" -d "$W/dir" "$pid"
-	why=""
-	[ "$(tracer "$pid")" = 0 ] || why="traced by $(tracer "$pid");"
-	progresses "$W/live.count" || why="$why does not count any more;"
-	verdict "$C -d leaves the process alone" "$why"
-	kill_wait "$pid"
-else
-	fail "$C -d with a live ID" "the counter did not start"
-fi
 
 # ---- cr_restart ----
 R=cr_restart
