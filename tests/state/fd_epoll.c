@@ -1,8 +1,9 @@
 /* epoll: an instance watching a pipe's read end (ready), its write end
  * (edge-triggered, ready), an empty eventfd (with EPOLLWAKEUP), a one-shot target
  * that has fired and one that has not, an exclusive target, a nested epoll instance
- * (ready through its own target), a target added under a number that now holds
- * another file (its own file kept at another number), and stdin, which leads outside
+ * (ready through its own target; its own number is the one its other target was
+ * added under), a target added under a number that now holds another file (its own
+ * file kept at another number), and stdin, which leads outside
  * (the harness's pipe, cr_restart's after a restart). After GO fdinfo must list the
  * same targets with the same events and data, epoll_wait must report exactly the
  * ready targets with their data and events (the edge once), the fired one-shot none
@@ -25,6 +26,8 @@
 #define MAX_LINES 16
 #define OTHER_FD 400 /* the number T_MOVED was added under; another file now */
 #define MOVED_FD 401 /* where T_MOVED's file is now */
+#define INNER_FD 410 /* the nested instance, and the number its target was added under */
+#define SELF_FD 411  /* where that target's file is now */
 
 enum { T_PIPE_R, T_PIPE_W, T_EMPTY, T_FIRED, T_ONESHOT, T_EXCL, T_NESTED, T_MOVED, T_STDIN, NT };
 
@@ -46,7 +49,7 @@ static const struct {
 static int ep, inner;
 static int fd[NT];
 static int pp[2];
-static int inner_efd, other_efd;
+static int inner_efd, other_efd, self_efd;
 static int ep_fl, ep_fdfl, inner_fl, inner_fdfl, other_fdfl;
 static char lines[2][MAX_LINES][96]; /* fdinfo targets of ep and inner, sorted */
 static int nlines[2];
@@ -136,6 +139,17 @@ static int setup(void)
 	CT_SYS(ep = epoll_create1(EPOLL_CLOEXEC));
 	CT_SYS(inner = epoll_create1(0));
 	CT_SYS(fcntl(inner, F_SETFL, O_NONBLOCK));
+	/* inner's own number held its other target once: added as INNER_FD, kept at
+	 * SELF_FD since. */
+	CT_SYS(self_efd = eventfd(0, 0));
+	CT_SYS(dup2(self_efd, INNER_FD));
+	close(self_efd);
+	CT_SYS(add(inner, INNER_FD, EPOLLIN, 0x9999));
+	CT_SYS(dup2(INNER_FD, SELF_FD));
+	CT_SYS(dup2(inner, INNER_FD));
+	close(inner);
+	inner = INNER_FD;
+	self_efd = SELF_FD;
 	CT_SYS(pipe(pp));
 	CT_EQ(write(pp[1], "x", 1), 1);
 	fd[T_PIPE_R] = pp[0];
@@ -178,7 +192,7 @@ static int setup(void)
 	CT_SYS(targets(ep, lines[0], &nlines[0]));
 	CT_SYS(targets(inner, lines[1], &nlines[1]));
 	CT_EQ(nlines[0], NT);
-	CT_EQ(nlines[1], 1);
+	CT_EQ(nlines[1], 2);
 
 	CT_SYS(wait_ep = epoll_create1(EPOLL_CLOEXEC));
 	CT_SYS(wait_efd = eventfd(0, EFD_CLOEXEC));
@@ -249,7 +263,8 @@ static int check(void)
 		CT_STREQ(now[i], lines[0][i]);
 	CT_SYS(targets(inner, now, &n));
 	CT_EQ(n, nlines[1]);
-	CT_STREQ(now[0], lines[1][0]);
+	for (int i = 0; i < n; i++)
+		CT_STREQ(now[i], lines[1][i]);
 
 	{
 		/* Ready: the pipe both ways (the edge once), the nested instance. */
@@ -259,6 +274,15 @@ static int check(void)
 		const uint32_t e3[] = {EPOLLIN};
 
 		if (expect(ep, d1, e1, 3) || expect(ep, d2, e2, 2) || expect(inner, d3, e3, 1))
+			return 1;
+	}
+	/* The nested instance's target under its own number, through its file. */
+	CT_EQ(write(self_efd, &v, 8), 8);
+	{
+		const uint64_t d[] = {0x8888, 0x9999};
+		const uint32_t e[] = {EPOLLIN, EPOLLIN};
+
+		if (expect(inner, d, e, 2))
 			return 1;
 	}
 

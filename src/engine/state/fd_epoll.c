@@ -426,22 +426,45 @@ static bool is_external(const struct rst_ctx *c, const struct ep_target *t)
 	return g && g->kind == FILE_EXTERNAL;
 }
 
+/* The instance's own number, unless a target is to be added under it (that number
+ * held the target's file once): then a copy above every target's number, which no
+ * target's file is put at. -1 if there is no room for it. */
+static int instance_fd(const struct ep_data *d, pid_t pid, int fdnum)
+{
+	int32_t hi = fdnum;
+	bool taken = false;
+
+	for (uint32_t i = 0; i < d->n; i++) {
+		if (d->t[i].pid != pid)
+			continue;
+		taken |= d->t[i].tfd == fdnum && d->t[i].src_fd != fdnum;
+		if (d->t[i].tfd > hi)
+			hi = d->t[i].tfd;
+	}
+	return taken ? fcntl(fdnum, F_DUPFD_CLOEXEC, hi + 1) : fdnum;
+}
+
 /* In the new process, every descriptor in place: add each target this process added,
  * fired one-shots first. No allocation here. */
 static int ep_child(struct rst_ctx *c, const struct file_img *f, int fdnum, struct err *err)
 {
 	const struct ep_data *d = f->kd;
 	pid_t pid = c->rp->p->pid;
+	int epfd = instance_fd(d, pid, fdnum), rc = 0;
 
-	for (int pass = 0; pass < 2; pass++) {
+	if (epfd < 0)
+		return err_sys(err,
+			       "pid %d: no descriptor left to add targets to the epoll "
+			       "instance of descriptor %d",
+			       pid, fdnum);
+	for (int pass = 0; pass < 2 && rc == 0; pass++) {
 		for (uint32_t i = 0; i < d->n; i++) {
 			const struct ep_target *t = &d->t[i];
 			struct epoll_event ev = {t->events, {.u64 = t->data}};
-			int rc;
 
 			if (t->pid != pid || fired_oneshot(t->events) != (pass == 0))
 				continue;
-			rc = pass == 0 ? add_fired(fdnum, t, pid, fdnum) : add_as(fdnum, t, &ev);
+			rc = pass == 0 ? add_fired(epfd, t, pid, fdnum) : add_as(epfd, t, &ev);
 			if (rc == 0)
 				continue;
 			if (is_external(c, t)) {
@@ -450,15 +473,19 @@ static int ep_child(struct rst_ctx *c, const struct file_img *f, int fdnum, stru
 					 "pid %d: descriptor %d: epoll target %d led outside the "
 					 "checkpoint and cannot be watched now (%s); left out",
 					 pid, fdnum, t->tfd, strerror(-rc));
+				rc = 0;
 				continue;
 			}
-			return err_code(err, rc,
-					"pid %d: cannot add descriptor %d to the epoll "
-					"instance of descriptor %d",
-					pid, t->tfd, fdnum);
+			err_code(err, rc,
+				 "pid %d: cannot add descriptor %d to the epoll instance of "
+				 "descriptor %d",
+				 pid, t->tfd, fdnum);
+			break;
 		}
 	}
-	return 0;
+	if (epfd != fdnum)
+		close(epfd);
+	return rc;
 }
 
 static void ep_describe(const struct file_img *f, struct out *o)
