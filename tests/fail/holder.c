@@ -9,7 +9,7 @@
  *            and putting it back), else "bad: why";
  *   "quit"   exits 0.
  * KIND is one of: scm-rights passcred tcp-listen tcp-self udp netlink epoll-lost inotify-proc
- * memfd io_uring fifo deleted packet-pipe async ptmx children. "children"
+ * io_uring packet-fifo lease packet-pipe async ptmx children. "children"
  * has a child process (sleeping until the holder exits) and prints "FD -1". */
 #include <errno.h>
 #include <fcntl.h>
@@ -157,13 +157,6 @@ static int setup(void)
 			die("inotify");
 		return i;
 	}
-	if (!strcmp(kind, "memfd")) {
-		int m = memfd_create("held", 0);
-
-		if (m < 0 || write(m, MSG, sizeof(MSG)) != sizeof(MSG))
-			die("memfd");
-		return m;
-	}
 	if (!strcmp(kind, "io_uring")) {
 		struct io_uring_params p;
 		int r;
@@ -172,21 +165,25 @@ static int setup(void)
 		r = (int)syscall(__NR_io_uring_setup, 4, &p);
 		return r < 0 ? die("io_uring_setup") : r;
 	}
-	if (!strcmp(kind, "fifo")) {
+	if (!strcmp(kind, "packet-fifo")) {
+		/* A named FIFO in packet mode, two packets in it. */
 		int f;
 
 		if (mkfifo("fifo", 0600) < 0)
 			die("mkfifo");
 		f = open("fifo", O_RDWR);
-		if (f < 0 || write(f, MSG, sizeof(MSG)) != sizeof(MSG))
-			die("fifo");
+		if (f < 0 || fcntl(f, F_SETFL, O_DIRECT) < 0 || write(f, "one", 3) != 3 ||
+		    write(f, "three", 5) != 5)
+			die("packet fifo");
+		other = f;
 		return f;
 	}
-	if (!strcmp(kind, "deleted")) {
-		int f = open("gone", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (!strcmp(kind, "lease")) {
+		int f = open("leased", O_RDWR | O_CREAT | O_TRUNC, 0600);
 
-		if (f < 0 || write(f, MSG, sizeof(MSG)) != sizeof(MSG) || unlink("gone") < 0)
-			die("deleted file");
+		if (f < 0 || close(f) < 0 || (f = open("leased", O_RDONLY)) < 0 ||
+		    fcntl(f, F_SETLEASE, F_RDLCK) < 0)
+			die("lease");
 		return f;
 	}
 	if (!strcmp(kind, "packet-pipe")) {
@@ -276,17 +273,9 @@ static void check(void)
 			dprintf(1, "bad: inotify watch gone\n");
 			return;
 		}
-	} else if (!strcmp(kind, "memfd") || !strcmp(kind, "deleted")) {
-		if (pread(fd, buf, sizeof(MSG), 0) != sizeof(MSG) ||
-		    memcmp(buf, MSG, sizeof(MSG))) {
-			dprintf(1, "bad: contents changed\n");
-			return;
-		}
-	} else if (!strcmp(kind, "fifo")) {
-		n = read(fd, buf, sizeof(buf));
-		if (n != sizeof(MSG) || memcmp(buf, MSG, sizeof(MSG)) ||
-		    write(fd, MSG, sizeof(MSG)) != sizeof(MSG)) {
-			dprintf(1, "bad: fifo held %zd bytes\n", n);
+	} else if (!strcmp(kind, "lease")) {
+		if (fcntl(fd, F_GETLEASE) != F_RDLCK) {
+			dprintf(1, "bad: lease gone\n");
 			return;
 		}
 	} else if (!strcmp(kind, "async")) {
@@ -294,7 +283,7 @@ static void check(void)
 			dprintf(1, "bad: signal-driven I/O is off\n");
 			return;
 		}
-	} else if (!strcmp(kind, "packet-pipe")) {
+	} else if (!strcmp(kind, "packet-pipe") || !strcmp(kind, "packet-fifo")) {
 		/* Two packets, read back one by one, then written again. */
 		if (read(fd, buf, sizeof(buf)) != 3 || read(fd, buf, sizeof(buf)) != 5 ||
 		    write(other, "one", 3) != 3 || write(other, "three", 5) != 5) {

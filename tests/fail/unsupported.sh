@@ -35,7 +35,7 @@ ask() { # command; sets $answer
 refused() { # name, kind, pattern
 	local name=$1 kind=$2 pat=$3 why="" d=$W/$2 hpid fd line maps0 fds0 files0
 	mkdir "$d" && cd "$d" || exit 2
-	# Its stdio are pipes (a named FIFO would be refused itself).
+	# Its stdio are pipes.
 	coproc HOLD { exec "$HOLDER" "$kind" 2>holder.err; }
 	hpid=$HOLD_PID
 	started+=("$hpid")
@@ -96,10 +96,9 @@ refused "UDP socket" udp 'UDP socket'
 refused "netlink socket" netlink 'netlink socket'
 refused "epoll watching a file no process holds" epoll-lost 'epoll instance watching a file no process of the checkpoint holds'
 refused "inotify watch on a file of /proc" inotify-proc 'inotify watch 1 is on a file crest cannot find again'
-refused "memfd" memfd 'memfd'
 refused "io_uring" io_uring 'io_uring'
-refused "named FIFO" fifo 'named FIFO'
-refused "deleted file" deleted 'deleted file'
+refused "named FIFO holding packets" packet-fifo 'FIFO .*packet'
+refused "file lease" lease 'lease'
 refused "pipe holding packets" packet-pipe 'packet'
 refused "signal-driven I/O" async 'signal-driven I/O'
 refused "pseudo-terminal master" ptmx 'pseudo-terminal master'

@@ -490,6 +490,20 @@ static int inode_fd(struct rst_ctx *c, const struct file_img *h, struct err *err
 		close(fd);
 		return err->code;
 	}
+	/* Filled: keep it read-only, since a file anyone holds open for writing cannot be
+	 * an executable (PR_SET_MM_MAP's exe). A memfd stays writable for its seals. */
+	if (h->kind != FILE_MEMFD) {
+		char path[64];
+		int ro;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		ro = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		close(fd);
+		if (ro < 0)
+			return err_sys(err, "pid %d: cannot reopen the saved copy of %s",
+				       c->rp->p->pid, h->path);
+		fd = ro;
+	}
 	mi = model_grow((void **)&(*st)->v, &(*st)->n, sizeof(*mi));
 	if (!mi) {
 		close(fd);
