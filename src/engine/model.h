@@ -250,6 +250,7 @@ enum file_kind {
 	FILE_DELETED = 11, /* regular file deleted while open, or saved for a mapping: contents */
 	FILE_FIFO = 12,    /* named FIFO reopened by path, with the data in it */
 	FILE_UNIX = 14,    /* unix socket wholly inside the checkpoint, with its queue */
+	FILE_PTY = 15,     /* pseudo-terminal whose master is in the checkpoint (master or slave) */
 	FILE_KIND_MAX = 32,
 };
 

@@ -104,6 +104,7 @@ extern const struct fd_kind fd_eventfd_kind, fd_signalfd_kind, fd_timerfd_kind, 
 	fd_inotify_kind;
 extern const struct fd_kind fd_memfd_kind, fd_deleted_kind, fd_fifo_kind;
 extern const struct fd_kind fd_unix_kind;
+extern const struct fd_kind fd_pty_kind;
 
 const struct fd_kind *fdkind_find(uint32_t kind);
 

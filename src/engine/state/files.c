@@ -38,7 +38,7 @@
 
 /* In claim order: the first kind that says yes owns the description. */
 static const struct fd_kind *const kinds[] = {
-	&fd_unix_kind,     &fd_external_kind, &fd_memfd_kind, &fd_deleted_kind, &fd_reg_kind, &fd_chr_kind, &fd_pipe_kind,
+	&fd_unix_kind,     &fd_pty_kind,      &fd_external_kind, &fd_memfd_kind, &fd_deleted_kind, &fd_reg_kind, &fd_chr_kind, &fd_pipe_kind,
 	&fd_fifo_kind,
 	&fd_eventfd_kind, &fd_signalfd_kind, &fd_timerfd_kind, &fd_epoll_kind, &fd_inotify_kind,
 };
