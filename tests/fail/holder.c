@@ -9,7 +9,8 @@
  *            and putting it back), else "bad: why";
  *   "quit"   exits 0.
  * KIND is one of: scm-rights passcred tcp-listen tcp-self udp netlink epoll-lost inotify-proc
- * io_uring packet-fifo lease packet-pipe async ptmx children. "children"
+ * io_uring packet-fifo lease packet-pipe async ptmx children ("ptmx": a pty whose
+ * slave a process outside the holder's tree holds). "children"
  * has a child process (sleeping until the holder exits) and prints "FD -1". */
 #include <errno.h>
 #include <fcntl.h>
@@ -207,10 +208,38 @@ static int setup(void)
 		return p[0];
 	}
 	if (!strcmp(kind, "ptmx")) {
-		int m = posix_openpt(O_RDWR | O_NOCTTY);
+		/* A pty whose slave a process outside our tree holds: a grandchild,
+		 * orphaned at once, that holds it until our end of a pipe closes. */
+		int m = posix_openpt(O_RDWR | O_NOCTTY), p[2], q[2];
+		pid_t c;
+		char b;
 
-		if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0)
+		if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || pipe(p) < 0 || pipe(q) < 0)
 			die("ptmx");
+		c = fork();
+		if (c < 0)
+			die("fork");
+		if (c == 0) {
+			if (fork() == 0) {
+				int s = open(ptsname(m), O_RDWR | O_NOCTTY);
+
+				close(p[1]);
+				close(q[0]);
+				if (s < 0 || write(q[1], "s", 1) != 1)
+					_exit(1);
+				while (read(p[0], &b, 1) > 0)
+					;
+				_exit(0);
+			}
+			_exit(0);
+		}
+		waitpid(c, NULL, 0);
+		close(p[0]);
+		close(q[1]);
+		if (read(q[0], &b, 1) != 1)
+			die("slave holder");
+		close(q[0]);
+		other = p[1];
 		return m;
 	}
 	if (!strcmp(kind, "children")) {

@@ -101,5 +101,5 @@ refused "named FIFO holding packets" packet-fifo 'FIFO .*packet'
 refused "file lease" lease 'lease'
 refused "pipe holding packets" packet-pipe 'packet'
 refused "signal-driven I/O" async 'signal-driven I/O'
-refused "pseudo-terminal master" ptmx 'pseudo-terminal master'
+refused "pseudo-terminal whose slave is held outside" ptmx 'pseudo-terminal master whose slave /dev/pts/[0-9]+ is open as descriptor [0-9]+ of pid [0-9]+, outside the checkpoint'
 finish
