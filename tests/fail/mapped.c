@@ -99,7 +99,8 @@ int main(int argc, char **argv)
 			char buf[64];
 
 			usr1 = 0;
-			if (read(fifo, buf, sizeof(buf)) != sizeof(MSG) || memcmp(buf, MSG, sizeof(MSG)) ||
+			if (read(fifo, buf, sizeof(buf)) != sizeof(MSG) ||
+			    memcmp(buf, MSG, sizeof(MSG)) ||
 			    write(fifo, MSG, sizeof(MSG)) != sizeof(MSG))
 				bad(fd, "fifo");
 		}

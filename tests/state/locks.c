@@ -236,14 +236,14 @@ static int look_from_outside(pid_t holder)
 	struct flock fl;
 	int fd;
 
-#define GETLK(fd, cmd, t, s, l, want_t, want_s, want_l, want_pid)                             \
-	do {                                                                                  \
-		fl = (struct flock){.l_type = (t), .l_whence = SEEK_SET, .l_start = (s),      \
-				    .l_len = (l)};                                            \
-		if (fcntl(fd, cmd, &fl) < 0 || fl.l_type != (want_t) ||                       \
-		    (fl.l_type != F_UNLCK &&                                                  \
-		     (fl.l_start != (want_s) || fl.l_len != (want_l) || fl.l_pid != (want_pid)))) \
-			return __LINE__;                                                      \
+#define GETLK(fd, cmd, t, s, l, want_t, want_s, want_l, want_pid)                                  \
+	do {                                                                                       \
+		fl = (struct flock){                                                               \
+		    .l_type = (t), .l_whence = SEEK_SET, .l_start = (s), .l_len = (l)};            \
+		if (fcntl(fd, cmd, &fl) < 0 || fl.l_type != (want_t) ||                            \
+		    (fl.l_type != F_UNLCK &&                                                       \
+		     (fl.l_start != (want_s) || fl.l_len != (want_l) || fl.l_pid != (want_pid))))  \
+			return __LINE__;                                                           \
 	} while (0)
 
 	if ((fd = open("posix", O_RDWR)) < 0)

@@ -143,7 +143,8 @@ static int make_at(const char *path, const char *dir, const char *base, struct e
 	int fd;
 
 	if (path) {
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+		fd =
+		    open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 		if (fd >= 0 && unlink(path) == 0)
 			return fd;
 		if (fd >= 0)
@@ -236,13 +237,13 @@ static void deleted_describe(const struct file_img *f, struct out *o)
 }
 
 const struct fd_kind fd_deleted_kind = {
-	.kind = FILE_DELETED,
-	.name = "deleted-file",
-	.claim = deleted_claim,
-	.collect = deleted_collect,
-	.encode = deleted_encode,
-	.decode = deleted_decode,
-	.check = deleted_check,
-	.open = deleted_open,
-	.describe = deleted_describe,
+    .kind = FILE_DELETED,
+    .name = "deleted-file",
+    .claim = deleted_claim,
+    .collect = deleted_collect,
+    .encode = deleted_encode,
+    .decode = deleted_decode,
+    .check = deleted_check,
+    .open = deleted_open,
+    .describe = deleted_describe,
 };

@@ -133,8 +133,8 @@ static int peek(struct dump_all *all, const struct file_img *reader, struct fifo
 	}
 	/* As many slots as the FIFO, so that tee() can copy every buffer. */
 	if (fcntl(tmp[1], F_SETPIPE_SZ, (int)fi->size) < 0 && fi->size > 65536) {
-		rc = err_sys(err, "pid %d: cannot peek into the %u-byte FIFO '%s'", reader->dump_pid,
-			     fi->size, reader->path);
+		rc = err_sys(err, "pid %d: cannot peek into the %u-byte FIFO '%s'",
+			     reader->dump_pid, fi->size, reader->path);
 		goto out;
 	}
 	n = tee(src, tmp[1], fi->size, SPLICE_F_NONBLOCK);
@@ -200,7 +200,8 @@ static int fifo_settle(struct dump_all *all, struct err *err)
 		if (any) {
 			copy = fdkind_copy_fd(all, reader ? reader : any);
 			if (copy < 0)
-				return err_code(err, copy, "pid %d: cannot take a copy of descriptor %d",
+				return err_code(err, copy,
+						"pid %d: cannot take a copy of descriptor %d",
 						any->dump_pid, any->dump_fd);
 			size = fcntl(copy, F_GETPIPE_SZ);
 			close(copy);
@@ -223,11 +224,13 @@ static int fifo_settle(struct dump_all *all, struct err *err)
 			if (same_fifo(f, &m->files[k]) && (m->files[k].flags & O_DIRECT)) {
 				struct dump_ctx *c = fdkind_dump_ctx(all, &m->files[k]);
 
-				return c ? fdkind_unsupported(c, m->files[k].dump_fd,
-							      "FIFO in packet mode (O_DIRECT) holding "
-							      "data",
-							      f->path, err)
-					 : err_set(err, -ENOTSUP, "FIFO '%s' holds packets", f->path);
+				return c ? fdkind_unsupported(
+					       c, m->files[k].dump_fd,
+					       "FIFO in packet mode (O_DIRECT) holding "
+					       "data",
+					       f->path, err)
+					 : err_set(err, -ENOTSUP, "FIFO '%s' holds packets",
+						   f->path);
 			}
 	}
 	return 0;
@@ -375,10 +378,12 @@ static int make_fifo(struct rst_ctx *c, const struct file_img *f, const struct f
 		a = open_rw(path);
 		if (a == -ENOENT) {
 			if (mkfifo(path, f->mode & 07777) < 0 && errno != EEXIST)
-				return err_sys(err, "cannot make FIFO '%s' again (descriptor of pid %d)",
+				return err_sys(err,
+					       "cannot make FIFO '%s' again (descriptor of pid %d)",
 					       path, p->pid);
 			if (chmod(path, f->mode & 07777) < 0)
-				kmsg_add(KMSG_WARN, "pid %d: FIFO '%s' made again with another mode: %s",
+				kmsg_add(KMSG_WARN,
+					 "pid %d: FIFO '%s' made again with another mode: %s",
 					 p->pid, path, strerror(errno));
 			a = open_rw(path);
 		}
@@ -392,16 +397,18 @@ static int make_fifo(struct rst_ctx *c, const struct file_img *f, const struct f
 		return err_set(err, -EEXIST, "'%s' (a FIFO of pid %d) is no longer a FIFO", path,
 			       p->pid);
 	}
-	if ((uint32_t)fcntl(a, F_GETPIPE_SZ) != fi->size && fcntl(a, F_SETPIPE_SZ, (int)fi->size) < 0)
+	if ((uint32_t)fcntl(a, F_GETPIPE_SZ) != fi->size &&
+	    fcntl(a, F_SETPIPE_SZ, (int)fi->size) < 0)
 		kmsg_add(KMSG_WARN, "pid %d: FIFO '%s' is back with another size than %u: %s",
 			 p->pid, path, fi->size, strerror(errno));
 	if (!data || !data->len)
 		return a;
 	if (ioctl(a, FIONREAD, &held) == 0 && held > 0) {
-		kmsg_add(KMSG_WARN,
-			 "pid %d: FIFO '%s' still holds %d bytes (kept open outside): its saved data "
-			 "is not put back",
-			 p->pid, path, held);
+		kmsg_add(
+		    KMSG_WARN,
+		    "pid %d: FIFO '%s' still holds %d bytes (kept open outside): its saved data "
+		    "is not put back",
+		    p->pid, path, held);
 		return a;
 	}
 	if (write(a, data->data, data->len) != (ssize_t)data->len) {
@@ -412,8 +419,7 @@ static int make_fifo(struct rst_ctx *c, const struct file_img *f, const struct f
 	return a;
 }
 
-static struct made_fifo *find_or_make(struct rst_ctx *c, const struct file_img *f,
-				      struct err *err)
+static struct made_fifo *find_or_make(struct rst_ctx *c, const struct file_img *f, struct err *err)
 {
 	struct fifo_state **st = (struct fifo_state **)fdkind_rst_state(c, FILE_FIFO);
 	const struct fifo_data *fi = f->kd, *holder = NULL;
@@ -492,15 +498,15 @@ static void fifo_describe(const struct file_img *f, struct out *o)
 }
 
 const struct fd_kind fd_fifo_kind = {
-	.kind = FILE_FIFO,
-	.name = "fifo",
-	.claim = fifo_claim,
-	.collect = fifo_collect,
-	.settle = fifo_settle,
-	.encode = fifo_encode,
-	.decode = fifo_decode,
-	.check = fifo_check,
-	.open = fifo_open,
-	.cleanup = fifo_cleanup,
-	.describe = fifo_describe,
+    .kind = FILE_FIFO,
+    .name = "fifo",
+    .claim = fifo_claim,
+    .collect = fifo_collect,
+    .settle = fifo_settle,
+    .encode = fifo_encode,
+    .decode = fifo_decode,
+    .check = fifo_check,
+    .open = fifo_open,
+    .cleanup = fifo_cleanup,
+    .describe = fifo_describe,
 };

@@ -34,8 +34,8 @@
 #ifndef F_SEAL_EXEC
 #define F_SEAL_EXEC 0x0020 /* Linux 6.3 */
 #endif
-#define KNOWN_SEALS                                                                           \
-	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE |      \
+#define KNOWN_SEALS                                                                                \
+	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE |          \
 	 F_SEAL_EXEC)
 #define MEMFD_NAME_MAX 249 /* the kernel's MFD_NAME_MAX_LEN */
 
@@ -90,8 +90,9 @@ static int read_seals(pid_t pid, int fd, const char *what, uint32_t *ret, struct
 	int seals;
 
 	if (fstatfs(fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC)
-		return err_set(err, -ENOTSUP, "pid %d: %s is a hugetlbfs memfd, which crest cannot "
-					      "checkpoint yet",
+		return err_set(err, -ENOTSUP,
+			       "pid %d: %s is a hugetlbfs memfd, which crest cannot "
+			       "checkpoint yet",
 			       pid, what);
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0)
@@ -131,8 +132,7 @@ static int memfd_collect(struct dump_ctx *c, const struct fd_scan *s, struct fil
 	return rc < 0 ? rc : fsaved_collect(c, f, s->fd, err);
 }
 
-int fd_memfd_for_mapping(struct file_img *f, pid_t pid, int src, const char *name,
-			 struct err *err)
+int fd_memfd_for_mapping(struct file_img *f, pid_t pid, int src, const char *name, struct err *err)
 {
 	struct memfd_data *md = memfd_data_new(f);
 
@@ -250,13 +250,13 @@ static void memfd_describe(const struct file_img *f, struct out *o)
 }
 
 const struct fd_kind fd_memfd_kind = {
-	.kind = FILE_MEMFD,
-	.name = "memfd",
-	.claim = memfd_claim,
-	.collect = memfd_collect,
-	.encode = memfd_encode,
-	.decode = memfd_decode,
-	.check = memfd_check,
-	.open = memfd_open,
-	.describe = memfd_describe,
+    .kind = FILE_MEMFD,
+    .name = "memfd",
+    .claim = memfd_claim,
+    .collect = memfd_collect,
+    .encode = memfd_encode,
+    .decode = memfd_decode,
+    .check = memfd_check,
+    .open = memfd_open,
+    .describe = memfd_describe,
 };

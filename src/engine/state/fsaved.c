@@ -176,9 +176,10 @@ int fsaved_mapping(struct dump_ctx *c, uint32_t kind, const char *path, uint64_t
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(src);
-		return err_set(err, -ENOTSUP,
-			       "pid %d: mapping at %#llx of %s (not a regular file) is not supported",
-			       c->p->pid, (unsigned long long)start, path);
+		return err_set(
+		    err, -ENOTSUP,
+		    "pid %d: mapping at %#llx of %s (not a regular file) is not supported",
+		    c->p->pid, (unsigned long long)start, path);
 	}
 	h = find_holder(c->m, st.st_dev, st.st_ino);
 	if (h) {
@@ -250,7 +251,8 @@ static int write_chunk(struct img_writer *w, const struct file_img *f, uint8_t *
 		if (k <= 0)
 			return err_set(err, k < 0 ? -errno : -EIO,
 				       "cannot read the contents of %s at offset %llu: %s",
-				       f->path ? f->path : "a memfd", (unsigned long long)(off + got),
+				       f->path ? f->path : "a memfd",
+				       (unsigned long long)(off + got),
 				       k < 0 ? strerror(errno) : "file shrank");
 		got += (size_t)k;
 	}
@@ -280,7 +282,8 @@ static int write_range(struct img_writer *w, const struct file_img *f, uint8_t *
 		if (d < 0 && errno == ENXIO)
 			return 0; /* only a hole is left */
 		if (d < 0 && errno != EINVAL)
-			return err_sys(err, "cannot look for data in %s", f->path ? f->path : "a memfd");
+			return err_sys(err, "cannot look for data in %s",
+				       f->path ? f->path : "a memfd");
 		if (d < 0) /* no SEEK_DATA here: everything is data */
 			d = (off_t)pos, h = (off_t)end;
 		else
@@ -290,7 +293,8 @@ static int write_range(struct img_writer *w, const struct file_img *f, uint8_t *
 		if (h < 0 || (uint64_t)h > end)
 			h = (off_t)end;
 		for (uint64_t o = (uint64_t)d; o < (uint64_t)h;) {
-			size_t n = (uint64_t)h - o < DATA_CHUNK ? (size_t)((uint64_t)h - o) : DATA_CHUNK;
+			size_t n =
+			    (uint64_t)h - o < DATA_CHUNK ? (size_t)((uint64_t)h - o) : DATA_CHUNK;
 			int rc = write_chunk(w, f, buf, o, n, err);
 
 			if (rc < 0)
@@ -341,8 +345,8 @@ void fsaved_decode(struct fsaved *fs, struct wire_rd *rd)
 		wr_fail(rd, "bad holder flag");
 }
 
-static int fsaved_decode_rec(struct model *m, const struct img_rec *rec,
-			     const struct img_reader *r, struct err *err)
+static int fsaved_decode_rec(struct model *m, const struct img_rec *rec, const struct img_reader *r,
+			     struct err *err)
 {
 	struct wire_rd rd;
 	struct file_img *f;
@@ -363,8 +367,7 @@ static int fsaved_decode_rec(struct model *m, const struct img_rec *rec,
 		return img_rec_corrupt(r, rec, "contents of a file that keeps none", err);
 	if (len == 0 || off > f->size || len > f->size - off)
 		return img_rec_corrupt(r, rec, "contents beyond the end of the file", err);
-	if (fs->nchunks &&
-	    off < fs->chunks[fs->nchunks - 1].off + fs->chunks[fs->nchunks - 1].len)
+	if (fs->nchunks && off < fs->chunks[fs->nchunks - 1].off + fs->chunks[fs->nchunks - 1].len)
 		return img_rec_corrupt(r, rec, "file contents out of order or overlapping", err);
 	if (fs->nchunks >= UINT32_MAX / 2)
 		return img_rec_corrupt(r, rec, "too many pieces of file contents", err);
@@ -373,7 +376,7 @@ static int fsaved_decode_rec(struct model *m, const struct img_rec *rec,
 		return err_set(err, -ENOMEM, "out of memory");
 	fs->chunks = n;
 	fs->chunks[fs->nchunks++] =
-		(struct fsaved_chunk){off, len, r->base + rec->off + IMG_REC_HDR_LEN + DATA_HEAD};
+	    (struct fsaved_chunk){off, len, r->base + rec->off + IMG_REC_HDR_LEN + DATA_HEAD};
 	return 0;
 }
 
@@ -409,10 +412,11 @@ static int fsaved_validate(struct model *m, struct proc_img *p, struct err *err)
 			continue;
 		h = find_holder(m, v->dev, v->ino);
 		if (!h)
-			return err_set(err, -EINVAL,
-				       "pid %d: the contents of the file mapped at %#llx are not in "
-				       "the context",
-				       p->pid, (unsigned long long)v->start);
+			return err_set(
+			    err, -EINVAL,
+			    "pid %d: the contents of the file mapped at %#llx are not in "
+			    "the context",
+			    p->pid, (unsigned long long)v->start);
 		if (fsaved_check(m, h, err) < 0)
 			return err->code;
 	}
@@ -449,7 +453,8 @@ static int fill(struct rst_ctx *c, const struct file_img *h, int fd, struct err 
 		const struct fsaved_chunk *k = &fs->chunks[i];
 
 		if (k->img_off > c->img_len || k->len > c->img_len - k->img_off)
-			return err_set(err, -EIO, "%s: file contents at offset %llu run past the end",
+			return err_set(err, -EIO,
+				       "%s: file contents at offset %llu run past the end",
 				       c->img_name, (unsigned long long)k->img_off);
 		for (uint64_t done = 0; done < k->len;) {
 			ssize_t n = pwrite(fd, c->img_map + k->img_off + done, k->len - done,
@@ -539,13 +544,13 @@ int fsaved_open(struct rst_ctx *c, const struct file_img *f, int flags, struct e
 	return open_inode(c, h, flags, err);
 }
 
-int fsaved_open_mapped(struct rst_ctx *c, uint64_t dev, uint64_t ino, int flags,
-		       struct err *err)
+int fsaved_open_mapped(struct rst_ctx *c, uint64_t dev, uint64_t ino, int flags, struct err *err)
 {
 	const struct file_img *h = find_holder(c->m, dev, ino);
 
 	if (!h)
-		return err_set(err, -ENOENT, "pid %d: a mapped file's contents are not in the context",
+		return err_set(err, -ENOENT,
+			       "pid %d: a mapped file's contents are not in the context",
 			       c->rp->p->pid);
 	return open_inode(c, h, flags, err);
 }
@@ -556,7 +561,8 @@ static int fsaved_finish(struct rst_ctx *c, struct err *err)
 	struct made_state *st = *made_slot(c);
 
 	for (uint32_t i = 0; st && i < st->n; i++)
-		if (st->v[i].h->kind == FILE_MEMFD && fd_memfd_seal(c, st->v[i].h, st->v[i].fd, err) < 0)
+		if (st->v[i].h->kind == FILE_MEMFD &&
+		    fd_memfd_seal(c, st->v[i].h, st->v[i].fd, err) < 0)
 			return err->code;
 	return 0;
 }
@@ -575,11 +581,11 @@ static void fsaved_cleanup(struct rst_ctx *c)
 }
 
 const struct state_ops fsaved_ops = {
-	.name = "file contents",
-	.recs = {REC_FILE_DATA},
-	.encode_global = fsaved_encode_global,
-	.decode = fsaved_decode_rec,
-	.validate = fsaved_validate,
-	.finish = fsaved_finish,
-	.cleanup = fsaved_cleanup,
+    .name = "file contents",
+    .recs = {REC_FILE_DATA},
+    .encode_global = fsaved_encode_global,
+    .decode = fsaved_decode_rec,
+    .validate = fsaved_validate,
+    .finish = fsaved_finish,
+    .cleanup = fsaved_cleanup,
 };

@@ -69,8 +69,7 @@ int fsaved_mapping(struct dump_ctx *c, uint32_t kind, const char *path, uint64_t
 
 /* Kind data of a holder made for a mapping only (fd_memfd.c, fd_deleted.c): f has
  * its common fields; name is the mapping's path with " (deleted)" taken off. */
-int fd_memfd_for_mapping(struct file_img *f, pid_t pid, int src, const char *name,
-			 struct err *err);
+int fd_memfd_for_mapping(struct file_img *f, pid_t pid, int src, const char *name, struct err *err);
 int fd_deleted_for_mapping(struct file_img *f, const struct stat *st, const char *name,
 			   struct err *err);
 
@@ -89,8 +88,7 @@ int fsaved_check(const struct model *m, const struct file_img *f, struct err *er
 int fsaved_open(struct rst_ctx *c, const struct file_img *f, int flags, struct err *err);
 /* The same for a mapping of the inode dev/ino (a VMA_FILE_SAVED area); -ENOENT with
  * err set if the context saved no such file. */
-int fsaved_open_mapped(struct rst_ctx *c, uint64_t dev, uint64_t ino, int flags,
-		       struct err *err);
+int fsaved_open_mapped(struct rst_ctx *c, uint64_t dev, uint64_t ino, int flags, struct err *err);
 
 /* Make the inode of holder h, empty (fd_memfd.c, fd_deleted.c): returns an fd opened
  * for reading and writing, which the caller owns. */

@@ -40,9 +40,9 @@
 #define LOCK_REC_SIZE 28 /* u32 file, u32 kind, u32 type, u64 start, u64 len */
 
 static const char *const kind_names[] = {
-	[LOCK_FLOCK] = "flock",
-	[LOCK_POSIX] = "posix",
-	[LOCK_OFD] = "ofd",
+    [LOCK_FLOCK] = "flock",
+    [LOCK_POSIX] = "posix",
+    [LOCK_OFD] = "ofd",
 };
 
 static int add_lock(struct proc_img *p, const struct lock_img *l)
@@ -80,8 +80,9 @@ static int parse_line(const char *line, struct lock_img *l, const char **ret_wha
 	else if (!strcmp(kind, "ACCESS"))
 		return 0;
 	else {
-		*ret_what = !strcmp(kind, "LEASE") ? "lease" : !strcmp(kind, "DELEG") ? "delegation"
-										      : "lock of an unknown kind";
+		*ret_what = !strcmp(kind, "LEASE")   ? "lease"
+			    : !strcmp(kind, "DELEG") ? "delegation"
+						     : "lock of an unknown kind";
 		return -ENOTSUP;
 	}
 	if (!strcmp(type, "READ"))
@@ -142,10 +143,11 @@ static int collect_fd(struct dump_ctx *c, const struct fd_img *d, const struct f
 		if (rc == 0)
 			continue;
 		if (f->kind == FILE_EXTERNAL) {
-			kmsg_add(KMSG_WARN,
-				 "pid %d: descriptor %d leads outside the checkpoint; its %s lock is "
-				 "not saved",
-				 c->p->pid, d->fd, kind_names[l.kind]);
+			kmsg_add(
+			    KMSG_WARN,
+			    "pid %d: descriptor %d leads outside the checkpoint; its %s lock is "
+			    "not saved",
+			    c->p->pid, d->fd, kind_names[l.kind]);
 			continue;
 		}
 		rc = add_lock(c->p, &l);
@@ -218,7 +220,8 @@ static int locks_decode(struct model *m, const struct img_rec *rec, const struct
 		return img_rec_corrupt(r, rec, "a second locks record for the process", err);
 	n = get_count(&rd, LOCK_REC_SIZE, MAX_LOCKS);
 	if (rd.bad || n == 0)
-		return img_rec_corrupt(r, rec, rd.bad ? rd.why : "a locks record without locks", err);
+		return img_rec_corrupt(r, rec, rd.bad ? rd.why : "a locks record without locks",
+				       err);
 	p->locks = calloc(n, sizeof(*p->locks));
 	if (!p->locks)
 		return err_set(err, -ENOMEM, "out of memory");
@@ -314,10 +317,10 @@ static int take(struct rst_proc *rp, const struct lock_img *l, int fd, struct er
 			 (uint64_t)((l->type == F_WRLCK ? LOCK_EX : LOCK_SH) | LOCK_NB), 0, err);
 	} else {
 		struct flock fl = {
-			.l_type = (short)l->type,
-			.l_whence = SEEK_SET,
-			.l_start = (off_t)l->start,
-			.l_len = (off_t)l->len,
+		    .l_type = (short)l->type,
+		    .l_whence = SEEK_SET,
+		    .l_start = (off_t)l->start,
+		    .l_len = (off_t)l->len,
 		};
 		uint64_t addr;
 
@@ -338,7 +341,8 @@ static int take(struct rst_proc *rp, const struct lock_img *l, int fd, struct er
 			       (unsigned long long)l->start, (unsigned long long)l->len);
 	}
 	if (r < 0)
-		return err_code(err, (int)r, "pid %d: cannot take back its %s %s lock on descriptor %d",
+		return err_code(err, (int)r,
+				"pid %d: cannot take back its %s %s lock on descriptor %d",
 				rp->p->pid, kind_names[l->kind], what, fd);
 	return 0;
 }
@@ -359,7 +363,8 @@ static int locks_restore(struct rst_ctx *c, struct err *err)
 
 		/* A descriptor left closed at restart (said when it was) has no lock. */
 		if (stat_child_fd(rp->pid, fd, &st) < 0) {
-			kmsg_add(KMSG_WARN, "pid %d: descriptor %d is closed; its %s lock is not taken",
+			kmsg_add(KMSG_WARN,
+				 "pid %d: descriptor %d is closed; its %s lock is not taken",
 				 p->pid, fd, kind_names[l->kind]);
 			continue;
 		}
@@ -389,12 +394,12 @@ static void locks_describe(const struct model *m, const struct proc_img *p, stru
 }
 
 const struct state_ops locks_ops = {
-	.name = "locks",
-	.recs = {REC_LOCKS},
-	.collect = locks_collect,
-	.encode = locks_encode,
-	.decode = locks_decode,
-	.validate = locks_validate,
-	.restore = locks_restore,
-	.describe = locks_describe,
+    .name = "locks",
+    .recs = {REC_LOCKS},
+    .collect = locks_collect,
+    .encode = locks_encode,
+    .decode = locks_decode,
+    .validate = locks_validate,
+    .restore = locks_restore,
+    .describe = locks_describe,
 };
