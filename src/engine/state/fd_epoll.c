@@ -49,7 +49,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "../banned.h"
@@ -70,6 +72,10 @@ struct ep_target {
 	int32_t src_fd; /* the descriptor of that process holding the target's file */
 	uint32_t events;
 	uint64_t data;
+	/* checkpoint only: its rank among targets of its number (for kcmp), and the
+	 * target file's inode and device as fdinfo shows them */
+	uint32_t toff;
+	uint64_t ino, dev;
 };
 
 struct ep_data {
@@ -107,24 +113,24 @@ static int ep_claim(struct dump_ctx *c, const struct fd_scan *s, struct err *err
 	return !strcmp(s->link, "anon_inode:[eventpoll]");
 }
 
-/* Is descriptor fd of the process the file of target t (the toff-th of that number)? */
-static bool is_target(pid_t pid, int epfd, const struct ep_target *t, uint32_t toff, int fd)
+/* Is descriptor fd of process pid the file of target t of its instance epfd? */
+static bool is_target(pid_t pid, int epfd, const struct ep_target *t, int fd)
 {
-	struct kcmp_epoll_slot slot = {(uint32_t)epfd, (uint32_t)t->tfd, toff};
+	struct kcmp_epoll_slot slot = {(uint32_t)epfd, (uint32_t)t->tfd, t->toff};
 
 	return syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, &slot) == 0;
 }
 
-/* Which descriptor of process pid holds target t's file (the toff-th of its number
- * in instance epfd of pid): the number it was added under, or any other; -1 if none. */
-static int find_source(pid_t pid, int epfd, const struct ep_target *t, uint32_t toff)
+/* Which descriptor of process pid holds target t's file (of its instance epfd): the
+ * number it was added under, or any other; -1 if none. */
+static int find_source(pid_t pid, int epfd, const struct ep_target *t)
 {
 	char dir[64];
 	struct dirent *de;
 	int found = -1;
 	DIR *d;
 
-	if (is_target(pid, epfd, t, toff, t->tfd))
+	if (is_target(pid, epfd, t, t->tfd))
 		return t->tfd;
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
 	d = opendir(dir);
@@ -132,7 +138,7 @@ static int find_source(pid_t pid, int epfd, const struct ep_target *t, uint32_t 
 		long fd;
 
 		if (parse_long(de->d_name, 0, INT32_MAX, &fd) == 0 && fd != epfd &&
-		    is_target(pid, epfd, t, toff, (int)fd))
+		    is_target(pid, epfd, t, (int)fd))
 			found = (int)fd;
 	}
 	if (d)
@@ -140,51 +146,65 @@ static int find_source(pid_t pid, int epfd, const struct ep_target *t, uint32_t 
 	return found;
 }
 
-/* Targets of one number count up in the kernel's order: kcmp's offset. */
-static uint32_t target_offset(const struct ep_data *d, uint32_t i)
-{
-	uint32_t toff = 0;
-
-	for (uint32_t k = 0; k < i; k++)
-		toff += d->t[k].tfd == d->t[i].tfd;
-	return toff;
-}
-
 /* fdinfo: "tfd: N events: X data: Y  pos:..." per target, in the kernel's order
- * (by file, then number: targets of one number count up as kcmp's offset). */
+ * (by file, then number). */
 static int parse_targets(struct dump_ctx *c, const struct fd_scan *s, struct ep_data *d,
 			 struct err *err)
 {
-	const char *line = s->fdinfo;
-
-	for (; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+	for (const char *line = s->fdinfo; line && *line;) {
 		struct ep_target *t;
 		int32_t tfd;
-		uint32_t events;
-		uint64_t data;
+		uint32_t events, sdev = 0;
+		uint64_t data, ino = 0;
 
-		if (strncmp(line, "tfd:", 4))
-			continue;
-		if (sscanf(line, "tfd: %" SCNd32 " events: %" SCNx32 " data: %" SCNx64, &tfd,
-			   &events, &data) != 3 ||
-		    tfd < 0)
-			return err_set(err, -EIO,
-				       "pid %d: descriptor %d: cannot understand epoll "
-				       "target '%.60s'",
-				       c->p->pid, s->fd, line);
-		if (d->n >= MAX_TARGETS)
-			return err_set(err, -E2BIG, "pid %d: descriptor %d: too many epoll targets",
-				       c->p->pid, s->fd);
-		t = model_grow((void **)&d->t, &d->n, sizeof(*t));
-		if (!t)
-			return err_set(err, -ENOMEM, "out of memory");
-		*t = (struct ep_target){c->p->pid, tfd, -1, events, data};
+		if (!strncmp(line, "tfd:", 4)) {
+			if (sscanf(line,
+				   "tfd: %" SCNd32 " events: %" SCNx32 " data: %" SCNx64
+				   " pos:%*[-0-9] ino:%" SCNx64 " sdev:%" SCNx32,
+				   &tfd, &events, &data, &ino, &sdev) < 3 ||
+			    tfd < 0)
+				return err_set(err, -EIO,
+					       "pid %d: descriptor %d: cannot understand epoll "
+					       "target '%.60s'",
+					       c->p->pid, s->fd, line);
+			if (d->n >= MAX_TARGETS)
+				return err_set(err, -E2BIG,
+					       "pid %d: descriptor %d: too many epoll targets",
+					       c->p->pid, s->fd);
+			t = model_grow((void **)&d->t, &d->n, sizeof(*t));
+			if (!t)
+				return err_set(err, -ENOMEM, "out of memory");
+			*t = (struct ep_target){c->p->pid, tfd, -1, events, data, 0, ino,
+						/* the kernel's dev_t, as stat() gives it */
+						makedev(sdev >> 20, sdev & 0xfffff)};
+		}
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
 	}
 	return 0;
 }
 
-/* Targets are found in the process the instance was first met in; those another
- * process added are found once every process is collected (ep_settle). */
+/* Targets of one number count up in the kernel's order: kcmp's offset. Descriptor
+ * numbers are below the process's limit, so one counter per number fits. */
+static int rank_targets(struct ep_data *d)
+{
+	int32_t hi = 0;
+	uint32_t *seen;
+
+	for (uint32_t i = 0; i < d->n; i++)
+		if (d->t[i].tfd > hi)
+			hi = d->t[i].tfd;
+	seen = calloc((size_t)hi + 1, sizeof(*seen));
+	if (!seen)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < d->n; i++)
+		d->t[i].toff = seen[d->t[i].tfd]++;
+	free(seen);
+	return 0;
+}
+
+/* The targets, from fdinfo; which descriptors hold their files is found once every
+ * process is collected (ep_settle). */
 static int ep_collect(struct dump_ctx *c, const struct fd_scan *s, struct file_img *f,
 		      struct err *err)
 {
@@ -194,31 +214,63 @@ static int ep_collect(struct dump_ctx *c, const struct fd_scan *s, struct file_i
 		return err_set(err, -ENOMEM, "out of memory");
 	if (parse_targets(c, s, d, err) < 0)
 		return err->code;
-	for (uint32_t i = 0; i < d->n; i++)
-		d->t[i].src_fd = find_source(c->p->pid, s->fd, &d->t[i], target_offset(d, i));
+	if (rank_targets(d) < 0)
+		return err_set(err, -ENOMEM, "out of memory");
 	return 0;
 }
 
-/* A target no process of the checkpoint holding the instance has a descriptor of
- * cannot be added again: its file is held only from outside, or was closed by all. */
+/* Target t of an instance that process p holds at epfd: the descriptor of p holding
+ * its file, or -1. kcmp finds a target by a walk of the instance's targets, so a
+ * socket at the number it was added under is taken without: a socket has one open
+ * file, which its inode names. */
+static int source_in(const struct model *m, const struct proc_img *p, int epfd,
+		     const struct ep_target *t)
+{
+	for (uint32_t i = 0; i < p->nfds; i++) {
+		const struct file_img *g;
+
+		if (p->fds[i].fd != t->tfd)
+			continue;
+		/* At the checkpoint file ids are their places, plus one. */
+		g = p->fds[i].file_id - 1 < m->nfiles ? &m->files[p->fds[i].file_id - 1] : NULL;
+		if (g && g->id == p->fds[i].file_id && S_ISSOCK(g->mode) && g->ino == t->ino &&
+		    g->dev == t->dev)
+			return t->tfd;
+		break;
+	}
+	return find_source(p->pid, epfd, t);
+}
+
+/* Each target is added again by a process holding the instance that has its file:
+ * the one it was first met in, else another. A target no process of the checkpoint
+ * holding the instance has a descriptor of (held only from outside, or closed by all)
+ * cannot be added again. */
 static int ep_settle(struct dump_all *all, struct err *err)
 {
 	struct model *m = all->m;
 
 	for (uint32_t i = 0; i < m->nfiles; i++) {
 		const struct file_img *f = &m->files[i];
+		const struct proc_img *first = NULL;
 		struct ep_data *d = f->kd;
 
-		for (uint32_t k = 0; f->kind == FILE_EPOLL && k < d->n; k++) {
+		if (f->kind != FILE_EPOLL)
+			continue;
+		for (uint32_t j = 0; j < m->nprocs && !first; j++)
+			if (m->procs[j].pid == f->dump_pid)
+				first = &m->procs[j];
+		for (uint32_t k = 0; k < d->n; k++) {
 			struct ep_target *t = &d->t[k];
 
+			if (first)
+				t->src_fd = source_in(m, first, f->dump_fd, t);
 			for (uint32_t j = 0; t->src_fd < 0 && j < m->nprocs; j++) {
 				const struct proc_img *p = &m->procs[j];
 				int efd = fdkind_first_fd(p, f->id);
 
-				if (efd < 0 || p->pid == f->dump_pid)
+				if (efd < 0 || p == first)
 					continue;
-				t->src_fd = find_source(p->pid, efd, t, target_offset(d, k));
+				t->src_fd = source_in(m, p, efd, t);
 				t->pid = p->pid;
 			}
 			if (t->src_fd >= 0)

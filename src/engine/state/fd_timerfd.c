@@ -233,8 +233,10 @@ static int tfd_open(struct rst_ctx *c, const struct file_img *f, int fdnum, bool
 	}
 	/* After arming, which clears them. */
 	if (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks) < 0) {
+		/* ENOTTY: a kernel built without CONFIG_CHECKPOINT_RESTORE. */
 		err_sys(err,
-			"pid %d: cannot give the timerfd of descriptor %d its %llu expirations",
+			"pid %d: cannot give the timerfd of descriptor %d its %llu expirations "
+			"not read yet",
 			pid, fdnum, (unsigned long long)ticks);
 		goto out_close;
 	}
