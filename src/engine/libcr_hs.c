@@ -914,6 +914,15 @@ int libcr_hs_restarted(pid_t pid, const char *src, int *sig, struct err *err)
 		goto out; /* checkpointed from outside, with no request running */
 	src_path(src, path, sizeof(path));
 	rc = ctl_write(&h, CRCTL_OFF(src), path, strlen(path) + 1);
+	/* Asked by a libcr (req.c): ours to become its child once we exit. */
+	if (rc == 0) {
+		struct proc_stat st;
+		int32_t reparent = 0;
+
+		if (requester && procfs_stat(pid, 0, &st) == 0 && (pid_t)st.f[4] == getpid())
+			reparent = (int32_t)requester;
+		rc = ctl_write(&h, CRCTL_OFF(reparent), &reparent, sizeof(reparent));
+	}
 	if (rc == 0)
 		rc = tell(&h, CRCTL_RESTARTED, requester ? (int32_t)requester : getpid(),
 			  sig ? *sig : 0);

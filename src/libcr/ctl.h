@@ -84,6 +84,10 @@ struct crctl {
 	struct crctl_fwd fwd[CRCTL_MAX_FWD]; /* cr_forward_checkpoint() scopes */
 	char dest[CRCTL_PATH_MAX];           /* checkpoint: the context file */
 	char src[CRCTL_PATH_MAX];            /* restart: the context file */
+	/* restart through libcr: the requester, whose child this process becomes once
+	 * cr_restart has exited; the library waits for that before anything else. */
+	int32_t reparent;
+	uint32_t pad1;
 };
 
 /* The note's descriptor. */

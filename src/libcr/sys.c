@@ -190,6 +190,18 @@ static void give_up(uint32_t from, int32_t why)
 	}
 }
 
+/* Restarted through libcr: the restored process is cr_restart's child until cr_restart
+ * exits and it is reparented to the requester (a subreaper). Callbacks and the
+ * application must see the requester as their parent from the start. */
+static void await_parent(pid_t want)
+{
+	for (int i = 0; want > 0 && getppid() != want && i < 10000; i++) {
+		struct timespec ts = {0, 1000000};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
 int lib_wait_final(void (*tick)(void))
 {
 	struct crctl *c = &crest_ctl;
@@ -201,6 +213,7 @@ int lib_wait_final(void (*tick)(void))
 		case CRCTL_CONTINUE:
 			return 0;
 		case CRCTL_RESTARTED:
+			await_parent(c->reparent);
 			return c->result > 0 ? c->result : 1;
 		case CRCTL_ABORTED:
 			return c->result < 0 ? c->result : -EIO;
