@@ -672,20 +672,58 @@ static int code_of(int vote, int dflt)
 	return v ? v : dflt;
 }
 
+/* cr_forward_checkpoint() from a callback: scopes to add to the request. What the
+ * request covers already is checkpointed once; adding other processes is not done
+ * yet, and said. */
+static void forwards(const struct libcr_hs *hs)
+{
+	static const char *const scopes[] = {"process", "process group", "session", "tree"};
+
+	for (uint32_t i = 0; i < hs->n; i++) {
+		const struct hs_proc *h = &hs->p[i];
+		struct crctl_fwd fwd[CRCTL_MAX_FWD];
+		uint32_t n = 0;
+
+		if (!h->voted || ctl_read32(h, CRCTL_OFF(nfwd), &n) < 0 || n == 0)
+			continue;
+		if (n > CRCTL_MAX_FWD)
+			n = CRCTL_MAX_FWD;
+		if (mem_read(h->memfd, h->ctl + CRCTL_OFF(fwd), fwd, n * sizeof(fwd[0])) < 0)
+			continue;
+		for (uint32_t k = 0; k < n; k++) {
+			bool covered = false;
+
+			for (uint32_t j = 0; j < hs->n && !covered; j++)
+				covered = (fwd[k].scope == CKPT_SCOPE_PROC ||
+					   fwd[k].scope == CKPT_SCOPE_TREE) &&
+					  hs->p[j].pid == fwd[k].target;
+			if (!covered && fwd[k].scope >= 0 && fwd[k].scope <= 3)
+				kmsg_add(KMSG_WARN,
+					 "pid %d forwarded the checkpoint to %s %d: not added (not "
+					 "supported yet)",
+					 h->pid, scopes[fwd[k].scope], fwd[k].target);
+		}
+	}
+}
+
 /* Act on the answers. Returns 0 if the checkpoint goes ahead. */
 static int settle(struct libcr_hs *hs, struct err *err)
 {
 	int perm = 0, temp = 0, left = 0;
+	pid_t by = 0;
 
 	for (uint32_t i = 0; i < hs->n; i++) {
 		const struct hs_proc *h = &hs->p[i];
 
 		if (!h->voted)
 			continue;
-		if (h->vote & CR_CHECKPOINT_PERM_FAILURE && !perm)
+		if (h->vote & CR_CHECKPOINT_PERM_FAILURE && !perm) {
 			perm = code_of(h->vote, CREST_EPERMFAIL);
-		else if (h->vote & CR_CHECKPOINT_TEMP_FAILURE && !temp)
+			by = h->pid;
+		} else if (h->vote & CR_CHECKPOINT_TEMP_FAILURE && !temp && !perm) {
 			temp = code_of(h->vote, CREST_ETEMPFAIL);
+			by = h->pid;
+		}
 	}
 	if (perm) {
 		/* BLCR: every process of the request dies. */
@@ -693,19 +731,23 @@ static int settle(struct libcr_hs *hs, struct err *err)
 			kill(hs->p[i].pid, SIGKILL);
 			hs->p[i].ended = true;
 		}
-		kmsg_add(KMSG_ERROR, "a callback cancelled the checkpoint for good; the processes "
-				     "were killed");
+		kmsg_add(KMSG_ERROR,
+			 "pid %d: a callback gave up the checkpoint for good (%d): "
+			 "every process of the request was killed",
+			 by, perm);
 		return err_set(err, -perm,
-			       "a callback cancelled the checkpoint for good (%d); the "
+			       "a callback of pid %d gave up the checkpoint for good (%d); the "
 			       "processes were killed",
-			       perm);
+			       by, perm);
 	}
 	if (temp) {
 		for (uint32_t i = 0; i < hs->n; i++)
 			if (hs->p[i].asked && !hs->p[i].ended)
 				tell_running(&hs->p[i], CRCTL_ABORTED, -temp);
-		kmsg_add(KMSG_ERROR, "a callback cancelled the checkpoint for now");
-		return err_set(err, -temp, "a callback cancelled the checkpoint for now (%d)",
+		kmsg_add(KMSG_ERROR, "pid %d: a callback cancelled the checkpoint for now (%d)", by,
+			 temp);
+		return err_set(err, -temp,
+			       "a callback of pid %d cancelled the checkpoint for now (%d)", by,
 			       temp);
 	}
 	for (uint32_t i = 0; i < hs->n; i++) {
@@ -771,8 +813,10 @@ int libcr_hs_prepare(const struct ckpt_request *req, struct libcr_hs **ret, stru
 			  h->kind == CRCTL_OMIT ? "omit: left out" : "asked to run its callbacks");
 	}
 	rc = wait_votes(hs, err);
-	if (rc == 0)
+	if (rc == 0) {
+		forwards(hs);
 		rc = settle(hs, err);
+	}
 	if (rc < 0)
 		goto fail;
 	*ret = hs;
@@ -799,6 +843,21 @@ bool libcr_hs_was_stopped(const struct libcr_hs *hs, pid_t pid)
 		if (hs->p[i].pid == pid)
 			return hs->p[i].asked && hs->p[i].was_stopped;
 	return false;
+}
+
+void libcr_hs_drop_omitted(const struct libcr_hs *hs, struct scope *sc)
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < sc->n; i++) {
+		if (!sc->p[i].zombie && libcr_hs_omitted(hs, sc->p[i].pid)) {
+			log_debug("pid %d: left out at its libcr's request", sc->p[i].pid);
+			seize_release(&sc->p[i].set, 0);
+			continue;
+		}
+		sc->p[k++] = sc->p[i];
+	}
+	sc->n = k;
 }
 
 static bool takes_part(const struct hs_proc *h)

@@ -30,6 +30,10 @@ int libcr_hs_prepare(const struct ckpt_request *req, struct libcr_hs **ret, stru
  * callbacks asked so. */
 bool libcr_hs_omitted(const struct libcr_hs *hs, pid_t pid);
 
+/* Once the scope is frozen: let go of the processes libcr_hs_omitted() names and
+ * take them out of sc, so that they are not saved. */
+void libcr_hs_drop_omitted(const struct libcr_hs *hs, struct scope *sc);
+
 /* Whether pid was in group stop when asked: it was woken for its callbacks, and is
  * saved as stopped. */
 bool libcr_hs_was_stopped(const struct libcr_hs *hs, pid_t pid);

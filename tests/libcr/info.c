@@ -348,7 +348,7 @@ static void stopped(bool cont)
 		for (;;)
 			pause();
 	}
-	close(out[1]);
+	/* out[1] stays open: cr_restart lends it to the restored copy. */
 	LT_CHECK(lt_await(&g, 10) == 1, "child not ready");
 	kill(pid, SIGSTOP);
 	for (int i = 0; i < 200 && proc_state(pid) != 'T'; i++)
@@ -369,10 +369,26 @@ static void stopped(bool cont)
 	LT_CHECK(cont ? st != 'T' : st == 'T', "state '%c' after the checkpoint", st);
 	kill(pid, SIGKILL);
 	lt_wait(pid, 10);
+	if (!cont) {
+		/* Saved as stopped: the restarted copy runs its restart callback, then
+		 * stops again. */
+		pid_t rpid = lt_restart_bg("ctx.stop", NULL);
+
+		rc = -1;
+		LT_CHECK(read(out[0], &rc, sizeof(rc)) == sizeof(rc) && rc > 0,
+			 "restart callback result %d", rc);
+		for (int i = 0; i < 200 && (st = proc_state(pid)) != 'T'; i++)
+			lt_sleep_ms(5);
+		LT_CHECK(st == 'T', "state '%c' after the restart", st);
+		kill(pid, SIGKILL);
+		lt_wait(rpid, 10);
+	}
 	close(out[0]);
+	close(out[1]);
 	unlink("ctx.stop");
 	lt_verdict(cont ? "info: a stopped process runs its callbacks; --cont resumes it"
-			: "info: a stopped process runs its callbacks and is stopped again");
+			: "info: a stopped process runs its callbacks and is stopped again, also "
+			  "after a restart");
 }
 
 int main(int argc, char **argv)
