@@ -39,6 +39,7 @@ enum rec_type {
 	REC_CREDS = 11,
 	REC_FILE_DATA = 12, /* contents of a file saved by contents (state/fsaved.c) */
 	REC_LOCKS = 13,     /* a process's file locks (state/locks.c) */
+	REC_SYSVIPC = 14,   /* a System V IPC object, or part of a segment's contents (state/sysvipc.c) */
 	REC_END = 0x7fff,
 };
 

@@ -47,6 +47,8 @@ void model_free(struct model *m)
 	}
 	free(m->files);
 	free(m->spans);
+	if (m->sysvipc_free)
+		m->sysvipc_free(m->sysvipc);
 	free(m);
 }
 

@@ -50,6 +50,7 @@ enum vma_kind {
 	VMA_VVAR,        /* [vvar]: location only */
 	VMA_VVAR_VCLOCK, /* [vvar_vclock]: location only */
 	VMA_VDSO,        /* [vdso]: location only */
+	VMA_SYSVSHM,     /* System V shared memory attached whole: ino is its id (state/sysvipc.c) */
 	VMA_KIND_MAX,
 };
 
@@ -280,6 +281,8 @@ struct model {
 	uint32_t nfiles;
 	struct img_span *spans; /* page data to verify while restoring */
 	uint32_t nspans, cap_spans;
+	void *sysvipc;                /* state/sysvipc.c: the System V objects */
+	void (*sysvipc_free)(void *);
 };
 
 struct model *model_new(void);

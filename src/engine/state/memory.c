@@ -3,8 +3,9 @@
  * the dirty pages of private file mappings; file mappings by reference; where [vdso]
  * and [vvar] were; brk, code/data/stack bounds, arg/env, auxv and the exe link.
  *
- * Not yet: mappings of deleted files and memfds, System V shared memory, userfaultfd
- * registrations (each fails the checkpoint with a message naming it).
+ * Not yet: mappings of deleted files and memfds, userfaultfd registrations (each
+ * fails the checkpoint with a message naming it). System V shared memory is saved by
+ * sysvipc.c and attached again whole at its address (sysvipc_attach).
  *
  * Restore runs inside the new process, a copy of cr_restart: a trampoline page is
  * mapped where the saved layout leaves room, everything of cr_restart is unmapped,
@@ -15,6 +16,7 @@
 #include "state.h"
 
 #include "fsaved.h"
+#include "sysvipc.h"
 
 #include "../compat.h"
 #include "../err.h"
@@ -249,10 +251,13 @@ static int classify(struct dump_ctx *c, struct vma_img *v, const struct maps_lin
 		v->ino = ml->ino;
 		return 0;
 	}
-	if (!strncmp(path, "/SYSV", 5))
-		return err_set(err, -ENOTSUP,
-			       "pid %d: System V shared memory at %#llx is not supported yet",
-			       c->p->pid, (unsigned long long)v->start);
+	if (!strncmp(path, "/SYSV", 5) && v->shared && deleted) {
+		/* Its inode number is the segment's id; sysvipc.c saves the segment. */
+		v->kind = VMA_SYSVSHM;
+		v->dev = makedev(ml->dev_major, ml->dev_minor);
+		v->ino = ml->ino;
+		return 0;
+	}
 	if (deleted && !strncmp(path, "/memfd:", 7))
 		return classify_saved(c, v, ml, FILE_MEMFD, err);
 	/* The file at path must be the one mapped: same device and inode as maps
@@ -1694,7 +1699,9 @@ static int mem_restore(struct rst_ctx *c, struct err *err)
 
 		if (v->kind == VMA_VDSO || v->kind == VMA_VVAR || v->kind == VMA_VVAR_VCLOCK)
 			continue;
-		rc = v->kind == VMA_SHANON ? map_shared_anon(c, v, err) : map_area(rp, v, err);
+		rc = v->kind == VMA_SHANON    ? map_shared_anon(c, v, err)
+		     : v->kind == VMA_SYSVSHM ? sysvipc_attach(c, v, err)
+					      : map_area(rp, v, err);
 		if (rc < 0)
 			return rc;
 	}
@@ -1713,7 +1720,7 @@ static const char *const kind_names[VMA_KIND_MAX] = {
 	[VMA_ANON] = "anon",       [VMA_FILE] = "file",
 	[VMA_FILE_SAVED] = "file-saved", [VMA_SHANON] = "shared-anon",
 	[VMA_VVAR] = "vvar",       [VMA_VVAR_VCLOCK] = "vvar_vclock",
-	[VMA_VDSO] = "vdso",
+	[VMA_VDSO] = "vdso",       [VMA_SYSVSHM] = "sysv-shm",
 };
 
 static void mem_describe(const struct model *m, const struct proc_img *p, struct out *o)

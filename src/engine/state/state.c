@@ -1,6 +1,7 @@
 /* state/state.c: the table of state modules, in restore order, and what they share. */
 #include "state.h"
 
+#include "sysvipc.h"
 #include "../err.h"
 #include "../image.h"
 #include "../../util/wire.h"
@@ -13,9 +14,10 @@
  * then what refers to threads (signals, timers), then process attributes and, last,
  * credentials, because dropping root ends what crest may do. File contents come
  * right after the file records they belong to; locks once memory is in place, when
- * crest's own descriptors of mapped files can go (closing one would drop them). */
+ * crest's own descriptors of mapped files can go (closing one would drop them). System
+ * V objects are made before the memory that attaches their segments. */
 const struct state_ops *const state_table[] = {
-	&files_ops, &fsaved_ops, &memory_ops, &locks_ops, &threads_ops, &signals_ops, &timers_ops,
+	&files_ops, &fsaved_ops, &sysvipc_ops, &memory_ops, &locks_ops, &threads_ops, &signals_ops, &timers_ops,
 	&proc_ops, &creds_ops,
 };
 const unsigned int state_count = sizeof(state_table) / sizeof(state_table[0]);
