@@ -110,8 +110,12 @@ static void child_main(void)
 	const char *why;
 	char q;
 
+	/* Only the ends it uses: it ends if the parent goes. */
 	close(sp[0]);
 	close(lfd);
+	close(gate[1]);
+	close(ready[0]);
+	close(up[0]);
 	c1 = socket(AF_UNIX, SOCK_STREAM, 0);
 	c2 = socket(AF_UNIX, SOCK_STREAM, 0);
 	rfd = socket(AF_UNIX, SOCK_DGRAM, 0);
@@ -155,6 +159,8 @@ static int setup(void)
 		child_main();
 	close(sp[1]);
 	close(ready[1]);
+	close(gate[0]);
+	close(up[1]);
 	CT_EQ(read(ready[0], &r, 1), 1);
 	CT_SYS(afd = accept(lfd, NULL, NULL));
 	CT_EQ(put(afd, REPLY, 4), 0);

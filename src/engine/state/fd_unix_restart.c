@@ -41,6 +41,9 @@
 #define SO_PASSPIDFD 76
 #endif
 
+/* How long a name may stay taken by a socket whose process is going away. */
+#define HOLDER_WAIT_MS 3000
+
 struct made {
 	const struct file_img *f;
 	const struct unix_data *ud;
@@ -180,6 +183,42 @@ static int bind_in(int fd, const struct where *w)
 	return rc;
 }
 
+/* Reaching t by its name from cr_restart: a relative name is reached from its
+ * directory, entered here until back(); *here is -1 when there is nothing to undo. */
+static int at_dir_of(struct rst_ctx *c, const struct made *t, int *here, struct err *err)
+{
+	const struct unix_name *n = &t->ud->name;
+	char buf[MODEL_MAX_PATH], whobuf[128];
+	const char *dir;
+
+	*here = -1;
+	if (!UNIX_PATH_NAME(n) || n->b[0] == '/')
+		return 0;
+	if (!t->ud->dir)
+		return err_set(err, -EINVAL, "%s: no directory for its relative name", WHO(t));
+	dir = rst_path(c, t->ud->dir, buf, sizeof(buf), err);
+	if (!dir)
+		return err->code;
+	*here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*here < 0)
+		return err_sys(err, "cannot open the working directory");
+	if (chdir(dir) < 0) {
+		close(*here);
+		*here = -1;
+		return err_sys(err, "%s: cannot enter '%s'", WHO(t), dir);
+	}
+	return 0;
+}
+
+static void back(int here)
+{
+	if (here < 0)
+		return;
+	if (fchdir(here) < 0)
+		log_warn("cannot go back to the working directory: %s", strerror(errno));
+	close(here);
+}
+
 static int bind_failed(const char *what, const struct where *w, int rc, struct err *err)
 {
 	if (rc == -ENOENT)
@@ -201,7 +240,11 @@ static int bind_own_file(int fd, const struct unix_data *ud, const struct where 
 		if (!S_ISSOCK(st.st_mode))
 			return err_set(err, -EEXIST, "%s: '%s' exists and is not a socket", what,
 				       w->full);
-		rc = sockdiag_unix_bound_to(st.st_dev, st.st_ino);
+		/* Its holder may be a process killed just now, about to let it go. */
+		for (int waited = 0; (rc = sockdiag_unix_bound_to(st.st_dev, st.st_ino)) > 0 &&
+				     waited < HOLDER_WAIT_MS;
+		     waited += 5)
+			usleep(5000);
 		if (rc > 0)
 			return err_set(err, -EADDRINUSE,
 				       "%s: '%s' is the socket of a running program", what,
@@ -261,9 +304,14 @@ static int give_name(struct rst_ctx *c, struct unix_rst *st, int fd, const struc
 		struct sockaddr_un a;
 		socklen_t len = to_addr(n, &a);
 
-		if (bind(fd, (struct sockaddr *)&a, len) == 0)
-			return 0;
-		return err_sys(err, "%s: cannot bind it to its abstract name", what);
+		/* Its holder may be a process killed just now, about to let it go. */
+		for (int waited = 0; bind(fd, (struct sockaddr *)&a, len) < 0; waited += 5) {
+			if (errno != EADDRINUSE || waited >= HOLDER_WAIT_MS)
+				return err_sys(err, "%s: cannot bind it to its abstract name",
+					       what);
+			usleep(5000);
+		}
+		return 0;
 	}
 	if (n->b[0] != '/' && !ud->dir)
 		return err_set(err, -EINVAL, "%s: no directory for its relative name", what);
@@ -328,14 +376,17 @@ static int connect_to(struct rst_ctx *c, int fd, const struct made *l, struct er
 	struct sockaddr_un a;
 	socklen_t len = sizeof(a);
 	char whobuf[128];
-	int fl, rc;
+	int fl, rc, here;
 
 	if (getsockname(l->fd, (struct sockaddr *)&a, &len) < 0)
 		return err_sys(err, "%s: cannot read its name", WHO(l));
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return err_sys(err, "cannot set a socket's flags");
+	if (at_dir_of(c, l, &here, err) < 0)
+		return err->code;
 	rc = connect(fd, (struct sockaddr *)&a, len);
+	back(here);
 	if (rc < 0)
 		return err_sys(err, "%s: cannot connect a socket to it", WHO(l));
 	if (fcntl(fd, F_SETFL, fl) < 0)
@@ -557,7 +608,7 @@ static int refill(struct rst_ctx *c, struct unix_rst *st, struct made *s, struct
 		return err_sys(err, "%s: cannot read its name", WHO(s));
 	for (uint32_t i = 0; i < ud->nmsgs && rc == 0; i++) {
 		const struct unix_msg *mg = &ud->msgs[i];
-		int tmp = -1, fd;
+		int tmp = -1, fd, here;
 		bool direct = true;
 
 		if (ud->type != SOCK_DGRAM) {
@@ -574,9 +625,14 @@ static int refill(struct rst_ctx *c, struct unix_rst *st, struct made *s, struct
 				     "%s: a datagram from another socket than its peer, queued on "
 				     "a socket without a name",
 				     WHO(s));
-		else
-			rc = send_all(fd, mg, direct ? NULL : &self, selflen,
-				      ud->type == SOCK_STREAM);
+		else if (direct)
+			rc = send_all(fd, mg, NULL, 0, ud->type == SOCK_STREAM);
+		else if (at_dir_of(c, s, &here, err) < 0)
+			rc = err->code;
+		else {
+			rc = send_all(fd, mg, &self, selflen, false);
+			back(here);
+		}
 		if (rc < 0 && !err->code)
 			rc = err_code(err, rc, "%s: cannot queue its message %u of %u (%u bytes)",
 				      WHO(s), i + 1, ud->nmsgs, mg->len);
@@ -636,12 +692,17 @@ static int finish_one(struct rst_ctx *c, struct unix_rst *st, const struct made 
 	if (ud->type == SOCK_DGRAM && p && (p == s || p->ud->peer != s->f->ino)) {
 		struct sockaddr_un a;
 		socklen_t len = sizeof(a);
+		int here, rc;
 
 		if (getsockname(p->fd, (struct sockaddr *)&a, &len) < 0 ||
 		    len <= offsetof(struct sockaddr_un, sun_path))
 			return err_set(err, -EINVAL, "%s: connected to a socket without a name",
 				       WHO(s));
-		if (connect(s->fd, (struct sockaddr *)&a, len) < 0)
+		if (at_dir_of(c, p, &here, err) < 0)
+			return err->code;
+		rc = connect(s->fd, (struct sockaddr *)&a, len);
+		back(here);
+		if (rc < 0)
 			return err_sys(err, "%s: cannot connect it to its peer again", WHO(s));
 	}
 	if (set_opts(c, s, err) < 0)
