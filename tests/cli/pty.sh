@@ -41,6 +41,7 @@ master_pts() { # driver pid
 }
 settings() { stty -g -F "/dev/pts/$1" && stty size -F "/dev/pts/$1"; }
 # The job's answer to a command, within the bound.
+# shellcheck disable=SC2317 # called through wait_until
 answers() { grep -q "$1" out; }
 
 mkfifo in
@@ -55,6 +56,7 @@ wait_until test -s ready || {
 read -r drv2 lead sh pts <ready
 why=""
 [ "$drv2" = "$drv" ] || why="driver $drv2 is not $drv;"
+# shellcheck disable=SC2016 # the job's shell expands it
 echo 'echo one-$((20+3))' >&"$w"
 wait_until answers one-23 || why="$why no answer before the checkpoint: $(tr '\r\n' '  ' <out);"
 [ -n "$why" ] && {
@@ -76,6 +78,7 @@ run "$CKPT" -T --kill -f "$W/ctx" "$drv"
 }
 wait "$drv" 2>/dev/null
 # Not even zombies left: a restored process is then told by its pid alone.
+# shellcheck disable=SC2317 # called through wait_until
 vanished() { [ ! -d "/proc/$1" ]; }
 for p in "$lead" "$sh"; do wait_until vanished "$p"; done
 
@@ -93,6 +96,7 @@ case $after in
 esac
 [ "$(readlink "/proc/$lead/fd/0")" = "/dev/pts/$npts" ] || why="$why the leader's stdin is $(readlink "/proc/$lead/fd/0");"
 [ -z "$why" ] && [ "$(settings "$npts")" != "$set0" ] && why="settings $(settings "$npts"), want $set0;"
+# shellcheck disable=SC2016 # the job's shell expands it
 echo 'echo two-$((40+2))' >&"$w"
 wait_until answers two-42 || why="$why no answer after the restart: $(tr '\r\n' '  ' <out) ($(cat "$W/rerr"));"
 verdict restore-sid "$why"
@@ -113,6 +117,7 @@ read -r _ _ lsid ltty _ <<<"$(ids "$lead")"
 [ "$lsid" != "$lead" ] || why="$why the leader leads its session;"
 npts=$(master_pts "$drv")
 [ "$ltty" != "$(pts_nr "$npts")" ] || why="$why the pty is the leader's terminal;"
+# shellcheck disable=SC2016 # the job's shell expands it
 echo 'echo three-$((60+1))' >&"$w"
 wait_until answers three-61 || why="$why no answer: $(tr '\r\n' '  ' <out);"
 verdict no-restore-sid "$why"

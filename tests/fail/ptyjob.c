@@ -6,8 +6,8 @@
  * whose controlling terminal is the slave (descriptors 0, 1, 2), sets the terminal
  * (no echo, ^G as interrupt character, 50 rows by 132 columns) and puts its own child,
  * a shell reading commands from the terminal, in a process group of its own in the
- * foreground; then it waits for the shell. The driver (in a session of its own) copies its stdin to the master
- * and what comes out of the master to its stdout. Once the shell's group is in the
+ * foreground; then it waits for the shell. The driver (in a session of its own) copies its stdin to
+ * the master and what comes out of the master to its stdout. Once the shell's group is in the
  * foreground it writes "DRIVER LEADER SHELL PTS" to READYFILE. */
 #include <errno.h>
 #include <fcntl.h>

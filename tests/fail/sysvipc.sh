@@ -20,6 +20,7 @@ if [ ! -x "$IPCJOB" ]; then
 fi
 cd "$W" || exit 2
 made=() # "kind id" of objects to remove at the end
+# shellcheck disable=SC2317 # run by the trap
 cleanup_ipc() {
 	local o
 	for o in "${made[@]}"; do
@@ -75,6 +76,7 @@ run "$CKPT" --kill -f "$W/ctx" "$job"
 	finish
 }
 reap "$job"
+# shellcheck disable=SC2317 # called through wait_until
 vanished() { [ ! -d "/proc/$1" ]; }
 wait_until vanished "$job"
 ipcrm -m "$shm" -s "$sem"

@@ -171,7 +171,12 @@ static int verify(void)
 		CT_EQ(m.type, msgs[i].type);
 		CT_MEMEQ(m.text, msgs[i].text, (size_t)n);
 	}
-	CT_EQ(msgrcv(id_q, &(struct { long t; char c[8]; }){0}, 8, 0, IPC_NOWAIT), -1);
+	CT_EQ(msgrcv(id_q, &(struct {
+			     long t;
+			     char c[8];
+		     }){0},
+		     8, 0, IPC_NOWAIT),
+	      -1);
 	return 0;
 }
 

@@ -163,7 +163,8 @@ static int pty_collect(struct dump_ctx *c, const struct fd_scan *s, struct file_
 		pd->pts_dev = master_pts_dev(c->p->pid, s);
 		f->path = strdup("/dev/ptmx");
 	} else {
-		pd->index = minor(s->st.st_rdev) + (major(s->st.st_rdev) - PTS_MAJOR_FIRST) * 1048576u;
+		pd->index =
+		    minor(s->st.st_rdev) + (major(s->st.st_rdev) - PTS_MAJOR_FIRST) * 1048576u;
 		pd->pts_dev = s->st.st_dev;
 		f->path = strdup(s->link[0] == '/' ? s->link : "/dev/pts/?");
 	}
@@ -264,8 +265,7 @@ static int take_master_data(int mfd, struct pty_data *md, int n)
 
 /* Write data through the slave so that it reaches the master as it is: output
  * processing (OPOST) off for the write, tio back afterwards. */
-static int put_through_slave(int sfd, const struct termios2 *tio, const uint8_t *data,
-			     uint32_t len)
+static int put_through_slave(int sfd, const struct termios2 *tio, const uint8_t *data, uint32_t len)
 {
 	struct termios2 raw = *tio;
 	uint32_t done = 0;
@@ -356,7 +356,8 @@ static int read_buffers(struct file_img *f, int mfd, int sfd, struct err *err)
 	if (rc == 0)
 		rc = put_through_slave(sfd, &md->tio, md->data, md->len);
 	if (rc < 0) {
-		kmsg_add(KMSG_ERROR, "pid %d: descriptor %d: %u bytes of /dev/pts/%u's output may be lost",
+		kmsg_add(KMSG_ERROR,
+			 "pid %d: descriptor %d: %u bytes of /dev/pts/%u's output may be lost",
 			 f->dump_pid, f->dump_fd, md->len, md->index);
 		return err_code(err, rc,
 				"pid %d: descriptor %d: cannot save what the pty's master has not "
@@ -387,10 +388,11 @@ static int settle_master(struct dump_all *all, struct file_img *f, struct err *e
 
 		if (ofd >= 0)
 			snprintf(how, sizeof(how), "open as descriptor %d of", ofd);
-		kmsg_add(KMSG_ERROR,
-			 "pid %d: descriptor %d is a pseudo-terminal master whose slave /dev/pts/%u "
-			 "is %s pid %d, outside the checkpoint",
-			 f->dump_pid, f->dump_fd, md->index, how, out);
+		kmsg_add(
+		    KMSG_ERROR,
+		    "pid %d: descriptor %d is a pseudo-terminal master whose slave /dev/pts/%u "
+		    "is %s pid %d, outside the checkpoint",
+		    f->dump_pid, f->dump_fd, md->index, how, out);
 		return err_set(err, -ENOTSUP,
 			       "pid %d: descriptor %d is a pseudo-terminal master whose slave "
 			       "/dev/pts/%u is %s pid %d, outside the checkpoint",
@@ -483,8 +485,8 @@ static int pty_decode(struct file_img *f, struct wire_rd *rd, struct err *err)
 	pd->master = get_u32(rd);
 	pd->index = get_u32(rd);
 	pd->master_id = get_u32(rd);
-	if (!rd->bad && (pd->master > 1 || pd->index >= MAX_PTY_INDEX || !pd->master_id ||
-			 !S_ISCHR(f->mode)))
+	if (!rd->bad &&
+	    (pd->master > 1 || pd->index >= MAX_PTY_INDEX || !pd->master_id || !S_ISCHR(f->mode)))
 		wr_fail(rd, "impossible pseudo-terminal");
 	if (rd->bad || !pd->master)
 		return 0;
@@ -650,8 +652,7 @@ static int set_terminal(struct made_pty *mp, const struct pty_data *md, struct e
 	return 0;
 }
 
-static struct made_pty *find_or_make(struct rst_ctx *c, const struct file_img *f,
-				     struct err *err)
+static struct made_pty *find_or_make(struct rst_ctx *c, const struct file_img *f, struct err *err)
 {
 	struct pty_state **st = (struct pty_state **)fdkind_rst_state(c, FILE_PTY);
 	const struct pty_data *pd = f->kd, *md = master_data(c->m, f);
@@ -737,8 +738,9 @@ static int pty_child(struct rst_ctx *c, const struct file_img *f, int fdnum, str
 	if (!leads_session(c, md))
 		return 0;
 	if (ioctl(fdnum, TIOCSCTTY, 0) < 0)
-		return err_sys(err, "pid %d: cannot take /dev/pts/%u (descriptor %d) as its "
-				    "controlling terminal",
+		return err_sys(err,
+			       "pid %d: cannot take /dev/pts/%u (descriptor %d) as its "
+			       "controlling terminal",
 			       c->rp->p->pid, md->index, fdnum);
 	return 0;
 }
@@ -779,8 +781,9 @@ static int pty_finish(struct rst_ctx *c, const struct file_img *f, int fdnum, st
 	}
 	in.gadget = vdso_gadget(rp->p);
 	if (!in.gadget)
-		return err_set(err, -ENOSYS, "pid %d: no system call instruction left to set the "
-					     "foreground group of its terminal",
+		return err_set(err, -ENOSYS,
+			       "pid %d: no system call instruction left to set the "
+			       "foreground group of its terminal",
 			       rp->p->pid);
 	addr = (arch_regs_sp(&rp->p->threads[0].regs) - 512) & ~7ull;
 	if (inject_mem_read(rp->memfd, addr, &saved, sizeof(saved)) < 0 ||
@@ -792,9 +795,10 @@ static int pty_finish(struct rst_ctx *c, const struct file_img *f, int fdnum, st
 	if (r == INJECT_FAILED)
 		return err->code;
 	if (r < 0)
-		return err_code(err, (int)r,
-				"pid %d: cannot make process group %d the foreground of /dev/pts/%u",
-				rp->p->pid, md->fg, md->index);
+		return err_code(
+		    err, (int)r,
+		    "pid %d: cannot make process group %d the foreground of /dev/pts/%u",
+		    rp->p->pid, md->fg, md->index);
 	return 0;
 }
 
@@ -849,17 +853,17 @@ static void pty_describe(const struct file_img *f, struct out *o)
 }
 
 const struct fd_kind fd_pty_kind = {
-	.kind = FILE_PTY,
-	.name = "pty",
-	.claim = pty_claim,
-	.collect = pty_collect,
-	.settle = pty_settle,
-	.encode = pty_encode,
-	.decode = pty_decode,
-	.check = pty_check,
-	.open = pty_open,
-	.child = pty_child,
-	.finish = pty_finish,
-	.cleanup = pty_cleanup,
-	.describe = pty_describe,
+    .kind = FILE_PTY,
+    .name = "pty",
+    .claim = pty_claim,
+    .collect = pty_collect,
+    .settle = pty_settle,
+    .encode = pty_encode,
+    .decode = pty_decode,
+    .check = pty_check,
+    .open = pty_open,
+    .child = pty_child,
+    .finish = pty_finish,
+    .cleanup = pty_cleanup,
+    .describe = pty_describe,
 };

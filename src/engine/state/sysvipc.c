@@ -74,9 +74,9 @@ enum ipc_kind {
 };
 
 static const char *const kind_names[] = {
-	[IPCK_SHM] = "shared memory segment",
-	[IPCK_SEM] = "semaphore set",
-	[IPCK_MSG] = "message queue",
+    [IPCK_SHM] = "shared memory segment",
+    [IPCK_SEM] = "semaphore set",
+    [IPCK_MSG] = "message queue",
 };
 
 union semun {
@@ -365,7 +365,7 @@ static int read_msg(struct ipc_obj *o, struct err *err)
 	struct {
 		long type;
 		char text[];
-	} *buf;
+	} * buf;
 	int rc = 0;
 
 	if (msgctl(o->id, IPC_STAT, &ds) < 0)
@@ -414,12 +414,14 @@ static int read_msg(struct ipc_obj *o, struct err *err)
 static int check_shm(struct model *m, struct ipc_obj *o, struct err *err)
 {
 	if (!o->size)
-		return err_set(err, -ENOTSUP,
-			       "pid %d: System V shared memory %d at %#llx is not in cr_checkpoint's "
-			       "IPC namespace",
-			       o->via_pid, o->id, (unsigned long long)o->via_start);
+		return err_set(
+		    err, -ENOTSUP,
+		    "pid %d: System V shared memory %d at %#llx is not in cr_checkpoint's "
+		    "IPC namespace",
+		    o->via_pid, o->id, (unsigned long long)o->via_start);
 	if (o->size > MAX_SHM_SIZE)
-		return err_set(err, -E2BIG, "System V shared memory segment %d is too large", o->id);
+		return err_set(err, -E2BIG, "System V shared memory segment %d is too large",
+			       o->id);
 	for (uint32_t i = 0; i < m->nprocs; i++) {
 		const struct proc_img *p = &m->procs[i];
 
@@ -428,10 +430,11 @@ static int check_shm(struct model *m, struct ipc_obj *o, struct err *err)
 
 			if (v->kind == VMA_SYSVSHM && (int32_t)v->ino == o->id &&
 			    (v->pgoff || v->end - v->start != page_up(o->size)))
-				return err_set(err, -ENOTSUP,
-					       "pid %d: System V shared memory segment %d is attached "
-					       "in part at %#llx, which crest cannot restore yet",
-					       p->pid, o->id, (unsigned long long)v->start);
+				return err_set(
+				    err, -ENOTSUP,
+				    "pid %d: System V shared memory segment %d is attached "
+				    "in part at %#llx, which crest cannot restore yet",
+				    p->pid, o->id, (unsigned long long)v->start);
 		}
 	}
 	if (!o->attached) {
@@ -579,8 +582,8 @@ static int decode_data(struct ipc_set *s, struct wire_rd *rd, const struct img_r
 	struct ipc_chunk *k;
 
 	if (rd->bad || !o)
-		return img_rec_corrupt(r, rec, "contents of a segment the context has not described",
-				       err);
+		return img_rec_corrupt(r, rec,
+				       "contents of a segment the context has not described", err);
 	if (len == 0 || len != rec->len - DATA_HEAD || off > o->size || len > o->size - off ||
 	    (o->nchunks && off < o->chunks[o->nchunks - 1].off + o->chunks[o->nchunks - 1].len))
 		return img_rec_corrupt(r, rec, "segment contents out of place", err);
@@ -700,9 +703,9 @@ static int ipc_validate(struct model *m, struct proc_img *p, struct err *err)
 /* ---- restart ---- */
 
 static const char *const next_id_file[] = {
-	[IPCK_SHM] = "/proc/sys/kernel/shm_next_id",
-	[IPCK_SEM] = "/proc/sys/kernel/sem_next_id",
-	[IPCK_MSG] = "/proc/sys/kernel/msg_next_id",
+    [IPCK_SHM] = "/proc/sys/kernel/shm_next_id",
+    [IPCK_SEM] = "/proc/sys/kernel/sem_next_id",
+    [IPCK_MSG] = "/proc/sys/kernel/msg_next_id",
 };
 
 static const char *const ipcrm_opt[] = {[IPCK_SHM] = "m", [IPCK_SEM] = "s", [IPCK_MSG] = "q"};
@@ -714,8 +717,8 @@ static int set_next_id(uint32_t kind, int32_t id, struct err *err)
 	int n = snprintf(v, sizeof(v), "%d", id);
 
 	if (fd < 0)
-		return err_sys(err, "cannot open %s to give a %s its id %d back", next_id_file[kind],
-			       kind_names[kind], id);
+		return err_sys(err, "cannot open %s to give a %s its id %d back",
+			       next_id_file[kind], kind_names[kind], id);
 	if (write(fd, v, (size_t)n) != n) {
 		err_sys(err, "cannot write %s to give a %s its id %d back", next_id_file[kind],
 			kind_names[kind], id);
@@ -779,13 +782,14 @@ static int set_owner(const struct ipc_obj *o, struct err *err)
 			for (uint32_t k = 0; k < o->nmsgs; k++)
 				total += o->msgs[k].len;
 			ds.msg_qbytes = o->size;
-			if (msgctl(o->id, IPC_SET, &ds) < 0 && (errno != EPERM || total > ds.msg_qbytes))
+			if (msgctl(o->id, IPC_SET, &ds) < 0 &&
+			    (errno != EPERM || total > ds.msg_qbytes))
 				r = -1;
 			else if (errno == EPERM)
 				kmsg_add(KMSG_WARN,
-					 "System V message queue %d keeps %lu bytes, not %llu: %s", o->id,
-					 (unsigned long)ds.msg_qbytes, (unsigned long long)o->size,
-					 strerror(EPERM));
+					 "System V message queue %d keeps %lu bytes, not %llu: %s",
+					 o->id, (unsigned long)ds.msg_qbytes,
+					 (unsigned long long)o->size, strerror(EPERM));
 		}
 	}
 	return r < 0 ? err_sys(err, "cannot set the owner and mode of %s %d", kind_names[o->kind],
@@ -842,8 +846,8 @@ static int fill_msg(const struct ipc_obj *o, struct err *err)
 		buf->type = (long)o->msgs[k].type;
 		memcpy(buf->text, o->msgs[k].data, o->msgs[k].len);
 		if (msgsnd(o->id, buf, o->msgs[k].len, IPC_NOWAIT) < 0)
-			rc = err_sys(err, "cannot queue message %u on System V message queue %d",
-				     k, o->id);
+			rc = err_sys(err, "cannot queue message %u on System V message queue %d", k,
+				     o->id);
 	}
 	free(buf);
 	return rc;
@@ -928,8 +932,9 @@ static int make_obj(struct rst_ctx *c, struct ipc_obj *o, struct err *err)
 			return rc;
 		id = create(o);
 		if (id < 0 && errno == EEXIST)
-			return err_set(err, -EBUSY, "System V %s key %#x is taken by another object",
-				       what, (unsigned int)o->key);
+			return err_set(err, -EBUSY,
+				       "System V %s key %#x is taken by another object", what,
+				       (unsigned int)o->key);
 		if (id < 0 && errno == ENOSPC)
 			return err_set(err, -EBUSY,
 				       "System V %s id %d is not free (its slot is taken by an "
@@ -1003,7 +1008,8 @@ int sysvipc_attach(struct rst_ctx *c, const struct vma_img *v, struct err *err)
 	if (r == INJECT_FAILED)
 		return err->code;
 	if (r < 0)
-		return err_code(err, (int)r, "pid %d: cannot protect System V shared memory at %#llx",
+		return err_code(err, (int)r,
+				"pid %d: cannot protect System V shared memory at %#llx",
 				rp->p->pid, (unsigned long long)v->start);
 	return 0;
 }
@@ -1059,13 +1065,19 @@ static void ipc_describe(const struct model *m, const struct proc_img *p, struct
 		uint64_t bytes = 0;
 
 		out_obj_begin(o, NULL);
-		out_str(o, "kind", x->kind == IPCK_SHM ? "shm" : x->kind == IPCK_SEM ? "sem" : "msg");
+		out_str(o, "kind",
+			x->kind == IPCK_SHM   ? "shm"
+			: x->kind == IPCK_SEM ? "sem"
+					      : "msg");
 		out_i64(o, "id", x->id);
 		out_hex(o, "key", (uint32_t)x->key);
 		out_hex(o, "mode", x->mode);
 		out_u64(o, "uid", x->uid);
 		out_u64(o, "gid", x->gid);
-		out_u64(o, x->kind == IPCK_SHM ? "size" : x->kind == IPCK_SEM ? "nsems" : "qbytes",
+		out_u64(o,
+			x->kind == IPCK_SHM   ? "size"
+			: x->kind == IPCK_SEM ? "nsems"
+					      : "qbytes",
 			x->size);
 		for (uint32_t k = 0; k < x->nchunks; k++)
 			bytes += x->chunks[k].len;
@@ -1079,15 +1091,15 @@ static void ipc_describe(const struct model *m, const struct proc_img *p, struct
 }
 
 const struct state_ops sysvipc_ops = {
-	.name = "sysvipc",
-	.recs = {REC_SYSVIPC},
-	.settle_all = ipc_settle,
-	.encode_global = ipc_encode_global,
-	.dump_cleanup = ipc_dump_cleanup,
-	.decode = ipc_decode,
-	.validate = ipc_validate,
-	.prepare = ipc_prepare,
-	.finish = ipc_finish,
-	.cleanup = ipc_cleanup,
-	.describe = ipc_describe,
+    .name = "sysvipc",
+    .recs = {REC_SYSVIPC},
+    .settle_all = ipc_settle,
+    .encode_global = ipc_encode_global,
+    .dump_cleanup = ipc_dump_cleanup,
+    .decode = ipc_decode,
+    .validate = ipc_validate,
+    .prepare = ipc_prepare,
+    .finish = ipc_finish,
+    .cleanup = ipc_cleanup,
+    .describe = ipc_describe,
 };
