@@ -7,7 +7,8 @@
 # leader's controlling terminal (tty_nr in /proc/PID/stat) is the driver's new pty, its
 # foreground group (tpgid) the shell's; the terminal's settings (stty -g) and window
 # size are those saved; a command sent to the master after the restart reaches the
-# shell and its output comes back through the master. Restarted without
+# shell and its output comes back through the master, also through its descriptor of
+# /dev/tty, which is one of the new pty. Restarted without
 # --restore-sid: a warning says the session is not back, and commands still flow.
 #
 #   BIN=build/bin TBIN=build/tests bash tests/cli/pty.sh
@@ -99,6 +100,10 @@ esac
 # shellcheck disable=SC2016 # the job's shell expands it
 echo 'echo two-$((40+2))' >&"$w"
 wait_until answers two-42 || why="$why no answer after the restart: $(tr '\r\n' '  ' <out) ($(cat "$W/rerr"));"
+# /dev/tty, open on the pty, leads to the new one.
+[ "$(readlink "/proc/$sh/fd/9")" = "/dev/pts/$npts" ] || why="$why the shell's /dev/tty is $(readlink "/proc/$sh/fd/9");"
+echo 'echo via-tty >&9' >&"$w"
+wait_until answers via-tty || why="$why nothing written to /dev/tty came out;"
 verdict restore-sid "$why"
 # The shell is born before its leader has the terminal back, so it has none yet
 # (a missing step of the restart, see the report of issue 3): say what it has.

@@ -3,12 +3,12 @@
  *   ptyjob READYFILE
  *
  * The driver (this process) holds the pty's master. Its child leads a new session
- * whose controlling terminal is the slave (descriptors 0, 1, 2), sets the terminal
- * (no echo, ^G as interrupt character, 50 rows by 132 columns) and puts its own child,
- * a shell reading commands from the terminal, in a process group of its own in the
- * foreground; then it waits for the shell. The driver (in a session of its own) copies its stdin to
- * the master and what comes out of the master to its stdout. Once the shell's group is in the
- * foreground it writes "DRIVER LEADER SHELL PTS" to READYFILE. */
+ * whose controlling terminal is the slave (descriptors 0, 1, 2, and /dev/tty as 9), sets the
+ * terminal (no echo, ^G as interrupt character, 50 rows by 132 columns) and puts its own child, a
+ * shell reading commands from the terminal, in a process group of its own in the foreground; then
+ * it waits for the shell. The driver (in a session of its own) copies its stdin to the master and
+ * what comes out of the master to its stdout. Once the shell's group is in the foreground it writes
+ * "DRIVER LEADER SHELL PTS" to READYFILE. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -42,6 +42,11 @@ static void __attribute__((noreturn)) leader(const char *name)
 		die("slave");
 	if (s > 2)
 		close(s);
+	/* /dev/tty, which the shell inherits too. */
+	s = open("/dev/tty", O_RDWR);
+	if (s < 0 || dup2(s, 9) < 0)
+		die("/dev/tty");
+	close(s);
 	if (tcgetattr(0, &t) < 0)
 		die("tcgetattr");
 	t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);

@@ -17,6 +17,10 @@
  * output pending in packet mode is not taken either (it comes with status bytes) and
  * is lost the same way.
  *
+ * A description of /dev/tty that leads to the slave (TIOCGDEV) is one of the slave's:
+ * at restart it is a new description of the new slave (/proc then shows its
+ * /dev/pts/N, not /dev/tty); on a pty whose master is elsewhere it is fd_chr.c's.
+ *
  * Refused: a pty whose slave is held, or is the controlling terminal of a process,
  * outside the checkpoint (a restart could not give it back to them). A slave whose
  * master is not in the checkpoint leads outside: fd_external.c binds it to
@@ -59,6 +63,7 @@
 #include "../banned.h"
 
 #define PTMX makedev(5, 2)
+#define DEV_TTY makedev(5, 0)
 #define PTS_MAJOR_FIRST 136
 #define PTS_MAJOR_LAST 143
 #define DEVPTS_MAGIC 0x1cd1
@@ -83,7 +88,8 @@ struct pty_data {
 	uint8_t *data; /* written to the slave, not yet read from the master */
 	uint32_t len;
 	/* checkpoint only, not saved */
-	uint64_t pts_dev; /* the devpts instance */
+	uint64_t pts_dev; /* the devpts instance (0 for /dev/tty: not known) */
+	uint32_t devtty;  /* a description of /dev/tty */
 };
 
 static void pty_data_free(void *p)
@@ -116,11 +122,37 @@ static dev_t pts_rdev(uint32_t index)
 
 /* ---- checkpoint ---- */
 
+/* The pts number of the terminal a /dev/tty description leads to (its opener's
+ * controlling terminal then), or -1 if that is no pty slave. */
+static int devtty_index(struct dump_ctx *c, const struct fd_scan *s)
+{
+	int fd = (int)syscall(SYS_pidfd_getfd, c->pidfd, s->fd, 0);
+	unsigned int d, ma, mi;
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = ioctl(fd, TIOCGDEV, &d);
+	close(fd);
+	if (r < 0)
+		return -1;
+	ma = (d & 0xfff00) >> 8;
+	mi = (d & 0xff) | ((d >> 12) & 0xfff00);
+	if (!is_pts(makedev(ma, mi)))
+		return -1;
+	return (int)(mi + (ma - PTS_MAJOR_FIRST) * 1048576u);
+}
+
+/* The master, a slave, or /dev/tty open on a slave (settle gives a slave whose master
+ * is elsewhere to fd_external.c, and such a /dev/tty back to fd_chr.c). */
 static int pty_claim(struct dump_ctx *c, const struct fd_scan *s, struct err *err)
 {
-	(void)c;
 	(void)err;
-	return S_ISCHR(s->st.st_mode) && (s->st.st_rdev == PTMX || is_pts(s->st.st_rdev));
+	if (!S_ISCHR(s->st.st_mode))
+		return 0;
+	if (s->st.st_rdev == DEV_TTY)
+		return devtty_index(c, s) >= 0;
+	return s->st.st_rdev == PTMX || is_pts(s->st.st_rdev);
 }
 
 /* The devpts instance a master belongs to: the one it lies on (/dev/pts/ptmx), or
@@ -162,6 +194,15 @@ static int pty_collect(struct dump_ctx *c, const struct fd_scan *s, struct file_
 		pd->master_id = f->id;
 		pd->pts_dev = master_pts_dev(c->p->pid, s);
 		f->path = strdup("/dev/ptmx");
+	} else if (s->st.st_rdev == DEV_TTY) {
+		int idx = devtty_index(c, s);
+
+		if (idx < 0)
+			return err_set(err, -EIO, "pid %d: descriptor %d: /dev/tty changed",
+				       c->p->pid, s->fd);
+		pd->index = (uint32_t)idx;
+		pd->devtty = 1;
+		f->path = strdup("/dev/tty");
 	} else {
 		pd->index =
 		    minor(s->st.st_rdev) + (major(s->st.st_rdev) - PTS_MAJOR_FIRST) * 1048576u;
@@ -182,7 +223,7 @@ static bool slave_of(const struct file_img *f, const struct file_img *g)
 	const struct pty_data *m = pty_of(f), *s = pty_of(g);
 
 	return m && s && m->master && !s->master && s->index == m->index &&
-	       (!m->pts_dev || s->pts_dev == m->pts_dev);
+	       (!m->pts_dev || !s->pts_dev || s->pts_dev == m->pts_dev);
 }
 
 /* /proc/PID/stat's tty_nr for a device number (the kernel's new_encode_dev). */
@@ -434,13 +475,22 @@ static int pty_settle(struct dump_all *all, struct err *err)
 				return rc;
 		}
 	}
-	/* Slaves of a master elsewhere lead outside. */
+	/* Slaves of a master elsewhere lead outside; /dev/tty on one is reopened by
+	 * path, as any other /dev/tty. */
 	for (uint32_t i = 0; i < m->nfiles; i++) {
-		struct pty_data *pd = pty_of(&m->files[i]);
+		struct file_img *f = &m->files[i];
+		struct pty_data *pd = pty_of(f);
 
-		if (pd && !pd->master && !pd->master_id &&
-		    fd_external_mark(&m->files[i], EXT_TTY) < 0)
+		if (!pd || pd->master || pd->master_id)
+			continue;
+		if (pd->devtty) {
+			f->kd_free(f->kd);
+			f->kd = NULL;
+			f->kd_free = NULL;
+			f->kind = FILE_CHR;
+		} else if (fd_external_mark(f, EXT_TTY) < 0) {
 			return err_set(err, -ENOMEM, "out of memory");
+		}
 	}
 	return 0;
 }
