@@ -9,6 +9,7 @@
 #include "fault.h"
 #include "image.h"
 #include "inject.h"
+#include "libcr_hs.h"
 #include "log.h"
 #include "scope.h"
 #include "seize.h"
@@ -545,6 +546,7 @@ static int setup(struct dump_all *all, struct scope *sc, const struct ckpt_reque
 int checkpoint_run(const struct ckpt_request *req, struct err *err)
 {
 	struct dump_all all = {0};
+	struct libcr_hs *hs = NULL;
 	struct scope sc;
 	double t0;
 	int rc;
@@ -558,18 +560,26 @@ int checkpoint_run(const struct ckpt_request *req, struct err *err)
 	all.m->meta.req.flags = req->flags;
 
 	t0 = log_now_ms();
-	rc = scope_freeze(&sc, req, err);
+	/* libcr: processes that have it run their callbacks first (docs/libcr.md). */
+	rc = libcr_hs_prepare(req, &hs, err);
+	if (rc == 0)
+		rc = scope_freeze(&sc, req, err);
 	log_debug("freeze: %.3f ms", log_now_ms() - t0);
 	if (rc < 0) {
+		libcr_hs_end(hs, rc);
 		model_free(all.m);
 		return rc;
 	}
+	libcr_hs_drop_omitted(hs, &sc); /* libcr: left out at their own request */
 	/* Tests: the target dies while frozen, as if it exited mid-checkpoint. */
 	if (fault_armed("checkpoint:target-exits"))
 		kill(sc.p[0].pid, SIGKILL);
 	rc = setup(&all, &sc, req, err);
 	if (rc == 0)
 		rc = collect_all(&all, err);
+	for (uint32_t i = 0; rc == 0 && i < all.n; i++) /* libcr: woken for its callbacks */
+		if (libcr_hs_was_stopped(hs, all.m->procs[i].pid))
+			all.m->procs[i].flags |= PROC_STOPPED;
 	if (rc == 0 && fault_armed("checkpoint:collect"))
 		rc = err_set(err, -EIO, "fault injected after collecting pid %d", req->pid);
 	t0 = log_now_ms();
@@ -580,7 +590,9 @@ int checkpoint_run(const struct ckpt_request *req, struct err *err)
 		rc = err_set(err, -ENOSPC, "fault injected after writing pid %d", req->pid);
 	if (rc == 0 && req->commit)
 		rc = req->commit(req->commit_arg, err);
-	rc = release_all(&all, &sc, req->signal, rc, err);
+	/* libcr: told continue or failed while frozen; it sends itself the signal. */
+	rc = release_all(&all, &sc, libcr_hs_finish(hs, &sc, rc, req->signal), rc, err);
+	libcr_hs_end(hs, rc);
 	scope_fini(&sc);
 	free(all.pc);
 	model_free(all.m);
