@@ -54,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -805,6 +806,23 @@ static uint64_t vdso_gadget(const struct proc_img *p)
 	return 0;
 }
 
+/* 8 bytes of the process's memory to lend an argument to a call: below its stack
+ * pointer (past the red zone) if the stack reaches there, else the start of any
+ * writable area. The caller puts back what was there. */
+static uint64_t scratch_word(const struct proc_img *p)
+{
+	uint64_t sp = arch_regs_sp(&p->threads[0].regs), want = (sp - 512) & ~7ull;
+
+	for (uint32_t i = 0; i < p->nvmas; i++)
+		if (p->vmas[i].start <= want && want + 8 <= p->vmas[i].end &&
+		    (p->vmas[i].prot & PROT_WRITE))
+			return want;
+	for (uint32_t i = 0; i < p->nvmas; i++)
+		if ((p->vmas[i].prot & PROT_WRITE) && p->vmas[i].kind == VMA_ANON)
+			return p->vmas[i].start;
+	return 0;
+}
+
 /* Once every process group exists: the foreground group, set by the session leader
  * (the call needs a process whose controlling terminal it is). Its argument goes on
  * the leader's stack, below the red zone, and what was there is put back. */
@@ -835,7 +853,12 @@ static int pty_finish(struct rst_ctx *c, const struct file_img *f, int fdnum, st
 			       "pid %d: no system call instruction left to set the "
 			       "foreground group of its terminal",
 			       rp->p->pid);
-	addr = (arch_regs_sp(&rp->p->threads[0].regs) - 512) & ~7ull;
+	addr = scratch_word(rp->p);
+	if (!addr)
+		return err_set(err, -ENOMEM,
+			       "pid %d: no writable memory to set its terminal's "
+			       "foreground group",
+			       rp->p->pid);
 	if (inject_mem_read(rp->memfd, addr, &saved, sizeof(saved)) < 0 ||
 	    inject_mem_write(rp->memfd, addr, &pgid, sizeof(pgid)) < 0)
 		return err_sys(err, "pid %d: cannot write below its stack", rp->p->pid);
