@@ -135,22 +135,25 @@ static int deleted_check(const struct model *m, const struct file_img *f, struct
 
 /* ---- restart ---- */
 
-/* A new file at path, or with a new name in dir (which must be writable): created
- * exclusively, so nothing there is touched, and unlinked at once. */
-static int make_at(const char *path, const char *dir, const char *base, struct err *err)
+/* A new file at path, created exclusively (nothing there is touched) and unlinked at
+ * once; -errno if there is something there or the directory will not have it. */
+static int make_named(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+
+	if (fd >= 0 && unlink(path) == 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	return -errno;
+}
+
+/* The same under a new name in dir, beside base. */
+static int make_beside(const char *dir, const char *base, struct err *err)
 {
 	char tmp[MODEL_MAX_PATH + 32];
 	int fd;
 
-	if (path) {
-		fd =
-		    open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-		if (fd >= 0 && unlink(path) == 0)
-			return fd;
-		if (fd >= 0)
-			close(fd);
-		return -errno;
-	}
 	if (snprintf(tmp, sizeof(tmp), "%s/.%s.crest-XXXXXX", dir, base) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = mkostemp(tmp, O_CLOEXEC);
@@ -180,12 +183,12 @@ int fd_deleted_make(struct rst_ctx *c, const struct file_img *h, struct err *err
 	dir = dirname(dirbuf);
 	base = basename(basebuf);
 	/* Its own name if free, else beside it, else in the temporary directory. */
-	fd = make_at(path, NULL, NULL, err);
+	fd = make_named(path);
 	if (fd == -EEXIST)
-		fd = make_at(NULL, dir, base, err);
+		fd = make_beside(dir, base, err);
 	if (fd < 0 && !err->code) {
 		tmpdir = getenv("TMPDIR");
-		fd = make_at(NULL, tmpdir && tmpdir[0] == '/' ? tmpdir : "/tmp", base, err);
+		fd = make_beside(tmpdir && tmpdir[0] == '/' ? tmpdir : "/tmp", base, err);
 	}
 	if (fd < 0)
 		return err->code ? err->code
