@@ -66,7 +66,8 @@ for g in $groups; do
 			for t in build/tests/state/*; do
 				[ -x "$t" ] || continue
 				n=$(basename "$t")
-				modes="continue restart cycles"
+				# Every one also runs restarted in a new pid namespace (--pidns).
+				modes="continue restart cycles pidns"
 				# Tests that do not compare pids or tids with saved ones also
 				# run at new ids.
 				case " $NEWPID_TESTS " in *" $n "*) modes="$modes newpid" ;; esac

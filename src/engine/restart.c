@@ -15,6 +15,7 @@
 #include "image.h"
 #include "inject.h"
 #include "log.h"
+#include "pidns.h"
 #include "ptrace_util.h"
 #include "reloc.h"
 #include "version.h"
@@ -346,6 +347,59 @@ static void __attribute__((noreturn)) child_main(struct rst_ctx *c, uint32_t i)
 		pause(); /* cr_restart seizes us here */
 }
 
+/* --pidns: pid 1 of a new pid namespace, with a mount namespace of its own where
+ * /proc shows that namespace. It makes the processes whose parent is not in the
+ * context, then reaps. When the eldest of them ends it writes its wait status for
+ * cr_restart (which then exits as without --pidns) and goes on until the namespace is
+ * empty: its end would kill what is left. */
+static void __attribute__((noreturn)) init_main(struct rst_ctx *c)
+{
+	int sfd = c->init_status[1], out = c->result[1], rc = 0;
+	struct err e = {0};
+	pid_t eldest = 0;
+
+	kmsg_set_forward(sfd);
+	prctl(PR_SET_NAME, PIDNS_INIT_NAME, 0, 0, 0);
+	rc = pidns_mount_proc(&e);
+	for (uint32_t k = 0; rc == 0 && k < c->n; k++) {
+		pid_t pid;
+
+		if (!made_by_us(c, k))
+			continue;
+		pid = create_process(c, k, &e);
+		if (pid < 0) {
+			rc = pid;
+			break;
+		}
+		status_line(sfd, "C %u %d", k, pid);
+		if (!eldest && !(c->all[k].p->flags & PROC_ZOMBIE))
+			eldest = pid;
+	}
+	if (rc < 0) {
+		status_line(sfd, "FAIL %d %s", rc, e.msg);
+		_exit(1);
+	}
+	status_line(sfd, "OK");
+	/* Nothing of cr_restart's but the result pipe. */
+	if (out > 0)
+		syscall(SYS_close_range, 0, out - 1, 0);
+	syscall(SYS_close_range, out + 1, ~0u, 0);
+	for (;;) {
+		int st;
+		pid_t w = waitpid(-1, &st, __WALL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && !pidns_wait_other())
+			_exit(0);
+		if (w == eldest && out >= 0) {
+			dprintf(out, "%d\n", st);
+			close(out);
+			out = -1;
+		}
+	}
+}
+
 /* clone3 with the saved pid (and exit signal); the child runs child_main(). */
 static pid_t create_process(struct rst_ctx *c, uint32_t i, struct err *err)
 {
@@ -396,20 +450,22 @@ static pid_t create_process(struct rst_ctx *c, uint32_t i, struct err *err)
  * lines, then OK or FAIL. */
 static int read_reports(struct rst_ctx *c, struct err *err)
 {
-	struct pollfd *pfd = calloc(c->n, sizeof(*pfd));
-	char (*buf)[4096] = calloc(c->n, sizeof(*buf));
-	size_t *len = calloc(c->n, sizeof(*len));
-	uint32_t pending = c->n;
+	uint32_t n = c->n + (c->init_pid > 0); /* the last one: the namespace's init */
+	struct pollfd *pfd = calloc(n, sizeof(*pfd));
+	char (*buf)[4096] = calloc(n, sizeof(*buf));
+	size_t *len = calloc(n, sizeof(*len));
+	uint32_t pending = n;
 	int rc = 0;
 
 	if (!pfd || !buf || !len) {
 		rc = err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	for (uint32_t i = 0; i < c->n; i++)
-		pfd[i] = (struct pollfd){c->all[i].status_r, POLLIN, 0};
+	for (uint32_t i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){i < c->n ? c->all[i].status_r : c->init_status[0], POLLIN,
+					 0};
 	while (pending && rc == 0) {
-		int pr = poll(pfd, c->n, STATUS_TIMEOUT_MS);
+		int pr = poll(pfd, n, STATUS_TIMEOUT_MS);
 
 		if (pr < 0 && errno == EINTR)
 			continue;
@@ -417,23 +473,22 @@ static int read_reports(struct rst_ctx *c, struct err *err)
 			rc = err_set(err, -ETIMEDOUT, "no word from the new processes");
 			break;
 		}
-		for (uint32_t i = 0; i < c->n && rc == 0; i++) {
-			struct rst_proc *rp = &c->all[i];
+		for (uint32_t i = 0; i < n && rc == 0; i++) {
+			pid_t who = i < c->n ? c->all[i].p->pid : 1;
 			char *nl;
-			ssize_t n;
+			ssize_t k;
 
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			n = read(pfd[i].fd, buf[i] + len[i], sizeof(buf[i]) - 1 - len[i]);
-			if (n < 0 && errno == EINTR)
+			k = read(pfd[i].fd, buf[i] + len[i], sizeof(buf[i]) - 1 - len[i]);
+			if (k < 0 && errno == EINTR)
 				continue;
-			if (n <= 0) {
+			if (k <= 0) {
 				rc = err_set(err, -ECHILD,
-					     "pid %d: the new process died while setting up",
-					     rp->p->pid);
+					     "pid %d: the new process died while setting up", who);
 				break;
 			}
-			len[i] += (size_t)n;
+			len[i] += (size_t)k;
 			buf[i][len[i]] = '\0';
 			while (rc == 0 && (nl = strchr(buf[i], '\n'))) {
 				char *line = buf[i], *end;
@@ -448,10 +503,13 @@ static int read_reports(struct rst_ctx *c, struct err *err)
 					rc = err_set(err, code < 0 ? (int)code : -EIO, "%s",
 						     *end ? end + 1 : "");
 				} else if (line[0] == 'C') {
-					unsigned long k = strtoul(line + 2, &end, 10);
+					/* A child made: its pid as its maker sees it. */
+					unsigned long kid = strtoul(line + 2, &end, 10);
 
-					if (k < c->n)
-						c->all[k].pid = (pid_t)strtol(end, NULL, 10);
+					if (kid < c->n)
+						c->all[kid].vpid = (pid_t)strtol(end, NULL, 10);
+					if (kid < c->n && !c->opts->pidns)
+						c->all[kid].pid = c->all[kid].vpid;
 				} else if (line[0] == 'W' || line[0] == 'E') {
 					kmsg_add(line[0] == 'W' ? KMSG_WARN : KMSG_ERROR, "%s",
 						 line + 2);
@@ -468,6 +526,54 @@ out:
 	free(buf);
 	free(len);
 	return rc;
+}
+
+/* Inside a new pid namespace a process knows itself by its pid there; cr_restart needs
+ * the pid it has outside. The namespace's processes are the init's descendants:
+ * each one's NSpid line gives both. */
+static int outside_pids(struct rst_ctx *c, struct err *err)
+{
+	pid_t *todo = malloc(sizeof(*todo) * (c->n + 1u));
+	uint32_t ntodo = 0, found = 0;
+
+	if (!todo)
+		return err_set(err, -ENOMEM, "out of memory");
+	todo[ntodo++] = c->init_pid;
+	for (uint32_t at = 0; at < ntodo; at++) {
+		char path[64];
+		struct buf b;
+		uint64_t nsp[4];
+		int n;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", todo[at], todo[at]);
+		buf_init(&b);
+		if (buf_read_file(&b, path) == 0) {
+			char *p = (char *)b.data, *end;
+
+			for (long kid = strtol(p, &end, 10); end != p && ntodo <= c->n;
+			     kid = strtol(p = end, &end, 10))
+				todo[ntodo++] = (pid_t)kid;
+		}
+		if (at == 0) {
+			buf_fini(&b);
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/%d/status", todo[at]);
+		n = buf_read_file(&b, path) == 0 ? procfs_field_list((char *)b.data, "NSpid", nsp, 4)
+						 : 0;
+		buf_fini(&b);
+		for (uint32_t i = 0; n >= 2 && i < c->n; i++)
+			if (c->all[i].vpid == (pid_t)nsp[n - 1] && !c->all[i].pid) {
+				c->all[i].pid = (pid_t)nsp[0];
+				found++;
+			}
+	}
+	free(todo);
+	if (found != c->n)
+		return err_set(err, -ESRCH, "cannot find %u of the new processes from outside their "
+					    "pid namespace",
+			       c->n - found);
+	return 0;
 }
 
 #define ZOMBIE_WAIT_MS 3000
@@ -491,7 +597,8 @@ static bool id_in_use(pid_t id)
 
 static int check_ids(const struct rst_ctx *c, struct err *err)
 {
-	if (!c->opts->restore_pid)
+	/* In a new pid namespace every id is free. */
+	if (!c->opts->restore_pid || c->opts->pidns)
 		return 0;
 	for (uint32_t k = 0; k < c->n; k++) {
 		const struct proc_img *p = c->all[k].p;
@@ -575,8 +682,9 @@ static int join_groups(struct rst_ctx *c, struct err *err)
 
 			if ((p->flags & PROC_ZOMBIE) || (pass == 0) != (p->pgid == p->pid))
 				continue;
-			pgid = leader >= 0 ? c->all[leader].pid : p->pgid;
-			if (getpgid(rp->pid) == pgid)
+			/* As the process sees it: the call runs inside it. */
+			pgid = leader >= 0 ? c->all[leader].vpid : p->pgid;
+			if (leader >= 0 && getpgid(rp->pid) == c->all[leader].pid)
 				continue; /* inherited, or its session made it */
 			r = inject_syscall(&rp->inj, SYS_setpgid, 0, (uint64_t)pgid, 0, 0, 0, 0, err);
 			if (r == INJECT_FAILED)
@@ -659,7 +767,8 @@ static int prepare_one(struct rst_ctx *c, struct err *err)
 	int maxfd = -1, rc;
 
 	rp->tids = calloc(p->nthreads, sizeof(*rp->tids));
-	if (!rp->tids)
+	rp->vtids = calloc(p->nthreads, sizeof(*rp->vtids));
+	if (!rp->tids || !rp->vtids)
 		return err_set(err, -ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < p->nfds; i++)
 		if (p->fds[i].fd > maxfd)
@@ -681,6 +790,7 @@ static int restore_one(struct rst_ctx *c, struct err *err)
 	int rc;
 
 	rp->tids[0] = rp->pid;
+	rp->vtids[0] = rp->vpid;
 	rc = seize_new(rp, err);
 	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
 		if (state_table[i]->restore)
@@ -700,19 +810,37 @@ static int finish_one(struct rst_ctx *c, struct err *err)
 	return rc;
 }
 
-/* Kill every process made so far (and reap those that are ours). */
+/* Wait for pid to be gone for us: reaped if our child, released if we trace it (a
+ * traced process that dies waits for its tracer first), at once if neither. */
+static void reap_or_release(pid_t pid)
+{
+	int st;
+
+	for (;;) {
+		pid_t w = waitpid(pid, &st, __WALL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st))
+			return;
+	}
+}
+
+/* Kill every process made so far, reap those that are ours and release those we
+ * trace. With --pidns the namespace's init goes last: its end is the namespace's, and
+ * it waits for the namespace's traced zombies, which wait for us. */
 static void kill_all(struct rst_ctx *c)
 {
+	if (c->init_pid > 0)
+		kill(c->init_pid, SIGKILL);
 	for (uint32_t i = 0; i < c->n; i++)
 		if (c->all[i].pid > 0)
 			kill(c->all[i].pid, SIGKILL);
-	for (uint32_t i = 0; i < c->n; i++) {
-		int st;
-
-		if (c->all[i].pid > 0 && made_by_us(c, i))
-			while (waitpid(c->all[i].pid, &st, __WALL) < 0 && errno == EINTR)
-				;
-	}
+	for (uint32_t i = 0; i < c->n; i++)
+		if (c->all[i].pid > 0)
+			reap_or_release(c->all[i].pid);
+	if (c->init_pid > 0)
+		reap_or_release(c->init_pid);
 }
 
 static int open_pipes(struct rst_ctx *c, struct err *err)
@@ -756,9 +884,33 @@ static void cleanup(struct rst_ctx *c)
 		close_fd(&rp->memfd);
 		free(rp->moves);
 		free(rp->tids);
+		free(rp->vtids);
 	}
 	close_fd(&c->zombie_pipe[0]);
 	close_fd(&c->zombie_pipe[1]);
+	close_fd(&c->init_status[0]);
+	close_fd(&c->init_status[1]);
+	close_fd(&c->result[0]);
+	close_fd(&c->result[1]);
+}
+
+static int make_init(struct rst_ctx *c, struct err *err)
+{
+	struct clone_args ca;
+	long r;
+
+	if (pipe2(c->init_status, O_CLOEXEC) < 0 || pipe2(c->result, O_CLOEXEC) < 0)
+		return err_sys(err, "cannot create a pipe");
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_NEWPID | CLONE_NEWNS;
+	ca.exit_signal = SIGCHLD;
+	r = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (r == 0)
+		init_main(c);
+	if (r < 0)
+		return err_sys(err, "cannot make a new pid namespace");
+	c->init_pid = (pid_t)r;
+	return 0;
 }
 
 static int restore_all(struct rst_ctx *c, struct rst_result *res, struct err *err)
@@ -770,6 +922,7 @@ static int restore_all(struct rst_ctx *c, struct rst_result *res, struct err *er
 		c->all[i].status_r = c->all[i].status_w = c->all[i].memfd = -1;
 	}
 	c->zombie_pipe[0] = c->zombie_pipe[1] = -1;
+	c->init_status[0] = c->init_status[1] = c->result[0] = c->result[1] = -1;
 	rc = plan_tree(c, err);
 	if (rc == 0)
 		rc = check_ids(c, err);
@@ -780,23 +933,31 @@ static int restore_all(struct rst_ctx *c, struct rst_result *res, struct err *er
 	if (rc == 0 && fault_armed("restart:prepare"))
 		rc = err_set(err, -ENOMEM, "fault injected before creating pid %d",
 			     c->all[0].p->pid);
-	for (uint32_t i = 0; rc == 0 && i < c->n; i++) {
-		pid_t pid;
+	if (rc == 0 && c->opts->pidns) {
+		rc = make_init(c, err);
+	} else {
+		for (uint32_t i = 0; rc == 0 && i < c->n; i++) {
+			pid_t pid;
 
-		if (!made_by_us(c, i))
-			continue;
-		pid = create_process(c, i, err);
-		if (pid < 0)
-			rc = pid;
-		else
-			c->all[i].pid = pid;
+			if (!made_by_us(c, i))
+				continue;
+			pid = create_process(c, i, err);
+			if (pid < 0)
+				rc = pid;
+			else
+				c->all[i].pid = c->all[i].vpid = pid;
+		}
 	}
 	/* Every process has its copies of what it needs: ours go. */
 	for (uint32_t i = 0; i < c->n; i++)
 		close_fd(&c->all[i].status_w);
 	close_fd(&c->zombie_pipe[0]);
+	close_fd(&c->init_status[1]);
+	close_fd(&c->result[1]);
 	if (rc == 0)
 		rc = read_reports(c, err);
+	if (rc == 0 && c->opts->pidns)
+		rc = outside_pids(c, err);
 	if (rc == 0)
 		rc = each_proc(c, restore_one, err);
 	if (rc == 0)
@@ -831,6 +992,12 @@ static int restore_all(struct rst_ctx *c, struct rst_result *res, struct err *er
 				res->stopped = rp->stopped_after || sig == SIGSTOP;
 			}
 		}
+	}
+	res->status_fd = -1;
+	if (c->init_pid > 0) {
+		res->reaper = c->init_pid;
+		res->status_fd = c->result[0];
+		c->result[0] = -1; /* the caller's now */
 	}
 	return 0;
 }

@@ -16,8 +16,12 @@ struct rst_request {
 };
 
 struct rst_result {
-	pid_t pid;       /* the restored process, a child of the caller */
+	pid_t pid;       /* the eldest restored process (a child of the caller) */
 	bool stopped;    /* it was left stopped */
+	/* --pidns: the namespace's init is the caller's child instead; it ends when the
+	 * eldest does, and writes the eldest's wait status on status_fd first. */
+	pid_t reaper;
+	int status_fd;
 };
 
 /* Note the descriptors the caller inherited, before it opens any of its own: an

@@ -7,6 +7,7 @@
 #include "engine/dest.h"
 #include "engine/err.h"
 #include "engine/log.h"
+#include "engine/pidns.h"
 #include "engine/ptrace_util.h"
 #include "engine/version.h"
 #include "util/buf.h"
@@ -36,11 +37,10 @@ static void usage(FILE *f)
 	      "later with cr_restart.\n"
 	      "\n"
 	      "What to save (the last one given counts):\n"
-	      "  -T, --tree            ID and all its descendants (default; for now a process\n"
-	      "                        with children is refused)\n"
+	      "  -T, --tree            ID and all its descendants (default)\n"
 	      "  -p, --pid, --process  the process ID (any of its thread ids) alone\n"
-	      "  -g, --pgid, --group   every process of process group ID (one, for now)\n"
-	      "  -s, --sid, --session  every process of session ID (one, for now)\n"
+	      "  -g, --pgid, --group   every process of process group ID\n"
+	      "  -s, --sid, --session  every process of session ID\n"
 	      "\n"
 	      "Where to save it (only one may be given):\n"
 	      "  -c, --cwd             context.ID in the current directory (default)\n"
@@ -66,8 +66,9 @@ static void usage(FILE *f)
 	      "      --sync, --nosync  sync the file and its directory to disk, or not\n"
 	      "                        (default: --sync)\n"
 	      "      --save-exe, --save-private, --save-shared, --save-all\n"
-	      "                        also save the contents of file mappings (these add\n"
-	      "                        up; recorded, not yet implemented)\n"
+	      "                        also save the contents of mapped files: the\n"
+	      "                        executable, private or shared mappings, all (these\n"
+	      "                        add up)\n"
 	      "      --save-none       forget the --save-* options given before\n"
 	      "      --ptraced-error, --ptraced-skip, --ptraced-allow\n"
 	      "                        a traced process: fail (default), leave it out, save it\n"
@@ -511,6 +512,46 @@ out:
 	return rc;
 }
 
+/* A target in a pid namespace below ours (cr_restart --pidns put it there) is
+ * checkpointed from inside that namespace, by a child born in it: the context then
+ * holds the ids the processes know themselves by, which a restart with --pidns gives
+ * back. The default file keeps the id given. */
+static bool joined;
+static int pidns_back = -1; /* our own pid namespace, while joined */
+
+static int join_target_pidns(struct ckpt_opts *o)
+{
+	static char name[64];
+	struct err err = {0};
+	pid_t inner;
+	int rc;
+
+	if (o->id <= 0 || pidns_inner_pid(o->id, &inner, &err) != 1)
+		return 0; /* ours, or no such process: resolve() says so */
+	if (pidns_is_crest_init(o->id))
+		rc = err_set(&err, -EINVAL,
+			     "pid %d is the init of a pid namespace made by cr_restart --pidns: "
+			     "checkpoint the processes it runs",
+			     o->id);
+	else
+		rc = pidns_enter(o->id, &pidns_back, &err);
+	if (rc < 0) {
+		if (o->verbosity >= 0)
+			fprintf(stderr, "Checkpoint failed: %s\n", err.msg);
+		return rc;
+	}
+	log_info("pid %d is pid %d in its own pid namespace: checkpointing it from there",
+		 o->id, inner);
+	if (o->dest == CDEST_CWD) {
+		snprintf(name, sizeof(name), "context.%d", o->id);
+		o->dest = CDEST_FILE;
+		o->file = name;
+	}
+	o->id = inner;
+	joined = true;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ckpt_opts o;
@@ -538,17 +579,29 @@ int main(int argc, char **argv)
 						   : o.verbosity > 0 ? LOG_INFO
 								     : LOG_WARN;
 
+	rc = join_target_pidns(&o);
+	if (rc < 0)
+		return tool_exit_code(rc);
+
 	/* As BLCR: a child does the work and this process waits for it, so that a
 	 * process that checkpoints its own tree is saved while it waits, and after a
 	 * restart finds no child and carries on as if the checkpoint returned 0. */
 	fflush(NULL);
 	child = fork();
+	pidns_leave(&pidns_back);
 	if (child < 0) {
 		if (o.verbosity >= 0)
 			fprintf(stderr, "Checkpoint failed: cannot fork: %s\n", strerror(errno));
 		return tool_exit_code(-errno);
 	}
 	if (child == 0) {
+		struct err err = {0};
+
+		if (joined && (rc = pidns_settle(&err)) < 0) {
+			if (o.verbosity >= 0)
+				fprintf(stderr, "Checkpoint failed: %s\n", err.msg);
+			_exit(tool_exit_code(rc));
+		}
 		rc = tool_exit_code(request(&o));
 		fflush(NULL);
 		_exit(rc);

@@ -55,6 +55,9 @@ static void usage(FILE *f)
 	      "                            the saved process groups, or cr_restart's (default)\n"
 	      "      --restore-sid, --no-restore-sid\n"
 	      "                            the saved sessions, or cr_restart's (default)\n"
+	      "      --pidns               restart in a new pid namespace, under a small init\n"
+	      "                            (pid 1), so the saved ids are free even if taken\n"
+	      "                            here\n"
 	      "\n"
 	      "Commands run by /bin/sh (a non-zero status becomes cr_restart's exit status):\n"
 	      "      --run-on-success CMD  once the processes run\n"
@@ -69,7 +72,7 @@ static void usage(FILE *f)
 	      "                            \\= and \\\\ stand for = and \\\n"
 	      "      --omit-maybe, --omit-always, --omit-never\n"
 	      "                            whether a checkpoint of cr_restart's tree includes\n"
-	      "                            it (default: --omit-maybe; no effect yet)\n"
+	      "                            it (default: --omit-maybe)\n"
 	      "      --kmsg-none, --kmsg-error, --kmsg-warning\n"
 	      "                            when to print the request's detail lines (\"- ...\"):\n"
 	      "                            never, on failure (default), always\n"
@@ -183,6 +186,28 @@ static int __attribute__((noreturn)) mimic(int st)
 		_exit(128 + sig);
 	}
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+}
+
+/* --pidns: the eldest is not our child but the namespace's init's, which writes its
+ * wait status when it ends. Without that word the init died first (killed): its end
+ * is the namespace's, and ours. */
+static void __attribute__((noreturn)) wait_in_pidns(const struct rst_result *res)
+{
+	char b[32];
+	ssize_t n;
+	int st;
+
+	do
+		n = read(res->status_fd, b, sizeof(b) - 1);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		b[n] = '\0';
+		mimic((int)strtol(b, NULL, 10));
+	}
+	while (waitpid(res->reaper, &st, __WALL) < 0)
+		if (errno != EINTR)
+			_exit(255);
+	mimic(st);
 }
 
 /* Where the context comes from, or why it cannot be used: the class and exit code to
@@ -354,6 +379,7 @@ int main(int argc, char **argv)
 	req.opts.restore_pid = o.restore_pid;
 	req.opts.restore_pgid = o.restore_pgid;
 	req.opts.restore_sid = o.restore_sid;
+	req.opts.pidns = o.pidns;
 	req.opts.signal = o.signal;
 	req.opts.relocs = relocs;
 	req.opts.nrelocs = o.nrelocs;
@@ -374,6 +400,8 @@ int main(int argc, char **argv)
 
 	install_forwarding();
 	sigprocmask(SIG_SETMASK, &orig, NULL);
+	if (res.reaper > 0)
+		wait_in_pidns(&res);
 	for (;;) {
 		pid_t w = waitpid(-1, &st, __WALL);
 

@@ -302,7 +302,7 @@ enum {
 	R_OMIT_MAYBE, R_OMIT_ALWAYS, R_OMIT_NEVER,
 	R_ON_SUCCESS, R_ON_ARGS, R_ON_TEMP, R_ON_ENV, R_ON_PERM, R_ON_FAILURE,
 	R_RELOCATE,
-	R_PID, R_NOPID, R_PGID, R_NOPGID, R_SID, R_NOSID,
+	R_PID, R_NOPID, R_PGID, R_NOPGID, R_SID, R_NOSID, R_PIDNS,
 	R_KMSG_NONE, R_KMSG_ERROR, R_KMSG_WARNING,
 };
 
@@ -339,6 +339,7 @@ static const struct option rst_long[] = {
 	{"no-restore-pgid", no_argument, NULL, R_NOPGID},
 	{"restore-sid", no_argument, NULL, R_SID},
 	{"no-restore-sid", no_argument, NULL, R_NOSID},
+	{"pidns", no_argument, NULL, R_PIDNS},
 	{"kmsg-none", no_argument, NULL, R_KMSG_NONE},
 	{"kmsg-error", no_argument, NULL, R_KMSG_ERROR},
 	{"kmsg-warning", no_argument, NULL, R_KMSG_WARNING},
@@ -545,6 +546,9 @@ int rst_parse(int argc, char **argv, struct rst_cli *o, char *msg, size_t msglen
 		case R_SID:
 		case R_NOSID:
 			o->restore_sid = c == R_SID;
+			break;
+		case R_PIDNS:
+			o->pidns = true;
 			break;
 		case R_KMSG_NONE:
 			o->kmsg = KMSG_MODE_NONE;

@@ -67,6 +67,7 @@ struct rst_cli {
 	struct reloc *relocs;
 	size_t nrelocs;
 	bool restore_pid, restore_pgid, restore_sid;
+	bool pidns; /* restart in a new pid namespace under a small init */
 	enum kmsg_mode kmsg;
 	bool quiet;
 	bool help, version;

@@ -113,6 +113,88 @@ elsewhere() { # name
 	verdict "$1" "$why"
 }
 
+# The restored process under --pidns: cr_restart's grandchild, below the namespace's
+# init, with pid $P inside. Sets $new and $init.
+# shellcheck disable=SC2317 # called through wait_until
+ns_child() {
+	local c
+	new=""
+	for init in $(restored); do
+		comm_is "$init" crest-init || continue
+		for c in $(children "$init"); do
+			if ready_at "$c" counter &&
+				[ "$(awk '/^NSpid:/ { print $NF }' "/proc/$c/status")" = "$P" ]; then
+				new=$c
+				return 0
+			fi
+		done
+	done
+	return 1
+}
+
+# Restart with --pidns: the saved pid inside a new namespace, the process counts, and
+# when it is killed cr_restart exits as it did and the namespace's init goes too.
+in_pidns() { # name
+	local why="" rrc
+	: >"$W/tgt.count"
+	start_restart --pidns "$W/ctx"
+	if ! wait_until ns_child; then
+		why="no process with pid $P under a crest-init: $(tr '\n' '|' <"$W/rerr");"
+	else
+		wait_until has_count "$W/tgt.count" && progresses "$W/tgt.count" ||
+			why="$why it does not count;"
+		kill -KILL "$new" 2>/dev/null
+	fi
+	# shellcheck disable=SC2046 # a list of pids
+	[ -n "$why" ] && kill -KILL $(children "$rpid") 2>/dev/null
+	reap "$rpid"
+	[ -z "$why" ] && [ "$rrc" != 137 ] && why="cr_restart exit $rrc, want 137 (its process was killed)"
+	[ -n "$init" ] && ! wait_until gone "$init" && why="$why the namespace's init $init is left"
+	verdict "$1" "$why"
+}
+
+# A process restarted with --pidns, checkpointed again by the pid it has here: the
+# context holds its pid inside (and the default file name the pid given), and a
+# second restart with --pidns gives that back. The namespace's init is refused.
+pidns_again() { # name
+	local why="" rrc outer
+	: >"$W/tgt.count"
+	start_restart --pidns "$W/ctx"
+	if ! wait_until ns_child; then
+		verdict "$1" "no process with pid $P under a crest-init: $(tr '\n' '|' <"$W/rerr")"
+		# shellcheck disable=SC2046 # a list of pids
+		kill -KILL $(children "$rpid") 2>/dev/null
+		reap "$rpid"
+		return
+	fi
+	outer=$new
+	run "$CKPT" "$init"
+	[ "$rc" = 22 ] || why="checkpoint of the init: exit $rc, want 22 (EINVAL);"
+	(cd "$W" && "$CKPT" --kill "$outer") 2>"$W/err"
+	rc=$?
+	[ "$rc" = 0 ] || why="$why checkpoint of pid $outer: exit $rc: $(errline);"
+	reap "$rpid"
+	[ "$rrc" = 137 ] || why="$why cr_restart exit $rrc, want 137;"
+	[ -f "$W/context.$outer" ] || why="$why no context.$outer;"
+	"$INFO" "$W/context.$outer" 2>/dev/null | grep -qE "^ +pid: $P\$" ||
+		why="$why the context does not hold pid $P;"
+	wait_until gone "$init" || why="$why the namespace's init $init is left;"
+	: >"$W/tgt.count"
+	start_restart --pidns "$W/context.$outer"
+	if wait_until ns_child; then
+		wait_until has_count "$W/tgt.count" && progresses "$W/tgt.count" ||
+			why="$why it does not count after the second restart;"
+		kill -KILL "$new" 2>/dev/null
+	else
+		why="$why the second restart did not bring back pid $P: $(tr '\n' '|' <"$W/rerr");"
+		# shellcheck disable=SC2046 # a list of pids
+		kill -KILL $(children "$rpid") 2>/dev/null
+	fi
+	reap "$rpid"
+	[ -n "$init" ] && ! wait_until gone "$init" && why="$why the namespace's init $init is left"
+	verdict "$1" "$why"
+}
+
 # The original is stopped, so only the restored copy counts.
 kill -STOP "$P"
 wait_until state_is "$P" T
@@ -131,6 +213,8 @@ if wait_until comm_is "$P" sleep; then
 	busy "pid held by another program: EBUSY" sleep
 	code "pid held by another program: --run-on-fail-temp" 42 1 --run-on-fail-temp "exit 42"
 	elsewhere "--no-restore-pid while another program holds the pid: a new pid, and it counts"
+	in_pidns "--pidns while another program holds the pid: pid $P in a new namespace"
+	pidns_again "a --pidns restart checkpointed from outside keeps pid $P for the next --pidns"
 	[ "$(comm "$P")" = sleep ] || fail "the other program keeps its pid" "pid $P is gone"
 else
 	fail "pid held by another program" "cannot start a process at pid $P: $(cat "$W/atpid.err")"

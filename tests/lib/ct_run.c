@@ -1,6 +1,6 @@
 /* ct_run: the harness side of crest's state tests.
  *
- *   ct_run [-m continue|restart|cycles|newpid] [-n CYCLES] [-t SECONDS] [-T]
+ *   ct_run [-m continue|restart|cycles|newpid|pidns] [-n CYCLES] [-t SECONDS] [-T]
  *          [-x CKPT_OPTION]... [-r RESTART_OPTION]... NAME PROGRAM [ARGS...]
  *
  * -T checkpoints the program's whole tree instead of the program alone.
@@ -11,6 +11,8 @@
  *   restart   kills it and brings it back with the real cr_restart;
  *   cycles    does that N times (3 by default), restarting the restarted process;
  *   newpid    restarts it once with --no-restore-pid, at a new pid;
+ *   pidns     restarts it once with --pidns, at its pid in a new pid namespace
+ *             (then it is cr_restart's grandchild, below the namespace's init);
  * then writes "GO" and reads its verdict. Every wait is bounded; everything started
  * is killed at the end. Tools are $CR_CHECKPOINT and $CR_RESTART (default: on PATH).
  * Prints one line, "PASS NAME MODE" or "FAIL NAME MODE: why", and exits 0 or 1. */
@@ -31,11 +33,13 @@
 static const char *name = "?", *mode = "continue";
 static int timeout_s = 30;
 static bool newpid; /* mode newpid: restart with --no-restore-pid */
+static bool pidns;  /* mode pidns: restart with --pidns */
 static const char *scope = "-p"; /* -T: the program's whole tree */
 static char *rst_extra[16];      /* -r: more cr_restart options */
 static int nrst_extra;
 static pid_t groups[16];
 static int ngroups;
+static pid_t restarter; /* the running cr_restart */
 static pid_t watched[16];
 static int nwatched;
 
@@ -200,6 +204,8 @@ static pid_t restart(const char *tool, int *to, int *from)
 		args[n++] = (char *)tool;
 		if (newpid)
 			args[n++] = "--no-restore-pid";
+		if (pidns)
+			args[n++] = "--pidns";
 		for (int i = 0; i < nrst_extra; i++)
 			args[n++] = rst_extra[i];
 		args[n++] = "context";
@@ -244,6 +250,22 @@ static pid_t child_of(pid_t parent)
 	return (pid_t)pid;
 }
 
+/* The first child of parent, once it has one. */
+static pid_t wait_child(pid_t parent)
+{
+	double end = now() + timeout_s;
+	pid_t c;
+
+	while (!(c = child_of(parent))) {
+		if (waitpid(restarter, NULL, WNOHANG) == restarter)
+			fail("cr_restart exited before it had a child");
+		if (now() > end)
+			fail("pid %d has no child after %d s", parent, timeout_s);
+		usleep(2000);
+	}
+	return c;
+}
+
 /* Wait until pid (or, if 0, cr_restart's child) runs prog again, as a child of
  * parent, and nobody traces it any more: the restart is over. (Before that it is
  * first a copy of cr_restart, then traced by it.) Returns the pid. */
@@ -277,7 +299,7 @@ static pid_t wait_restored(pid_t pid, pid_t parent, const char *prog)
 			if (ppid == parent && tracer == 0)
 				return p;
 		}
-		if (waitpid(parent, NULL, WNOHANG) == parent)
+		if (waitpid(restarter, NULL, WNOHANG) == restarter)
 			fail("cr_restart exited before pid %d was back", pid);
 		if (now() > end)
 			fail("pid %d not restored within %d s", pid, timeout_s);
@@ -329,10 +351,11 @@ int main(int argc, char **argv)
 	}
 	name = argv[optind];
 	if (strcmp(mode, "continue") && strcmp(mode, "restart") && strcmp(mode, "cycles") &&
-	    strcmp(mode, "newpid"))
+	    strcmp(mode, "newpid") && strcmp(mode, "pidns"))
 		fail("unknown mode");
 	newpid = !strcmp(mode, "newpid");
-	if (!strcmp(mode, "restart") || newpid)
+	pidns = !strcmp(mode, "pidns");
+	if (!strcmp(mode, "restart") || newpid || pidns)
 		cycles = 1;
 	/* The program is named relative to where we were started. */
 	{
@@ -392,7 +415,7 @@ int main(int argc, char **argv)
 			wait_gone(prog);
 			close(to);
 			close(from);
-			rpid = restart(rst, &to, &from);
+			rpid = restarter = restart(rst, &to, &from);
 			if (newpid) {
 				pid_t old = prog;
 
@@ -400,6 +423,14 @@ int main(int argc, char **argv)
 				watched[nwatched++] = prog;
 				if (prog == old)
 					fail("--no-restore-pid gave back the same pid %d", prog);
+			} else if (pidns) {
+				/* Seen from here it has another pid: what counts is the one
+				 * inside, which the program checks itself. */
+				pid_t init = wait_child(rpid);
+
+				watched[nwatched++] = init; /* the namespace goes with it */
+				prog = wait_restored(0, init, argv[optind + 1]);
+				watched[nwatched++] = prog;
 			} else {
 				wait_restored(prog, rpid, argv[optind + 1]);
 			}

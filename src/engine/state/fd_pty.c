@@ -832,21 +832,23 @@ static int pty_finish(struct rst_ctx *c, const struct file_img *f, int fdnum, st
 	struct rst_proc *rp = c->rp;
 	struct injector in = rp->inj;
 	uint64_t addr, saved;
-	int32_t pgid = 0;
+	const struct rst_proc *fg = NULL;
+	int32_t pgid;
 	long r;
 
 	if (!leads_session(c, md) || !c->opts->restore_pgid || !md->fg || md->fg == rp->p->pgid)
 		return 0;
 	for (uint32_t i = 0; i < c->n; i++)
 		if (c->all[i].p->pid == md->fg && !(c->all[i].p->flags & PROC_ZOMBIE))
-			pgid = c->all[i].pid;
-	if (!pgid || getpgid(pgid) != pgid) {
+			fg = &c->all[i];
+	if (!fg || getpgid(fg->pid) != fg->pid) {
 		kmsg_add(KMSG_WARN,
 			 "pid %d: the foreground process group %d of /dev/pts/%u is not back; "
 			 "its own group is in the foreground",
 			 rp->p->pid, md->fg, md->index);
 		return 0;
 	}
+	pgid = fg->vpid; /* as the leader sees it (--pidns) */
 	in.gadget = vdso_gadget(rp->p);
 	if (!in.gadget)
 		return err_set(err, -ENOSYS,

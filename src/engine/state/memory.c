@@ -1607,7 +1607,7 @@ static int set_mm(struct rst_proc *rp, struct err *err)
  * makes it, the others map that one again through /proc/PID/map_files. */
 struct shanon_made {
 	uint64_t dev, ino;
-	pid_t pid;         /* the restored process that made it */
+	pid_t pid;         /* the restored process that made it, as its peers see it */
 	uint64_t start, end, pgoff;
 };
 
@@ -1664,7 +1664,7 @@ static int map_shared_anon(struct rst_ctx *c, const struct vma_img *v, struct er
 	mk = model_grow((void **)&st->made, &st->n, sizeof(*mk));
 	if (!mk)
 		return err_set(err, -ENOMEM, "out of memory");
-	*mk = (struct shanon_made){v->dev, v->ino, rp->pid, v->start, v->end, v->pgoff};
+	*mk = (struct shanon_made){v->dev, v->ino, rp->vpid, v->start, v->end, v->pgoff};
 	return 0;
 }
 

@@ -209,7 +209,7 @@ static int signals_restore(struct rst_ctx *c, struct err *err)
 
 		if (rst_scratch_put(rp, 0, si, sizeof(*si), &a, err) < 0)
 			return err->code;
-		r = inject_syscall(&rp->inj, SYS_rt_sigqueueinfo, (uint64_t)rp->pid,
+		r = inject_syscall(&rp->inj, SYS_rt_sigqueueinfo, (uint64_t)rp->vpid,
 				   (uint64_t)si->si_signo, a, 0, 0, 0, err);
 		if (r == INJECT_FAILED)
 			return err->code;

@@ -59,6 +59,11 @@ struct rst_proc {
 	struct proc_img *p;
 	pid_t pid;            /* the new process's pid (the saved one unless --no-restore-pid) */
 	pid_t *tids;          /* new tid of each saved thread, leader first */
+	/* The same as the process sees them: calls run inside it take these. They differ
+	 * from pid and tids (what cr_restart's ptrace and /proc use) only inside a new
+	 * pid namespace (--pidns). */
+	pid_t vpid;
+	pid_t *vtids;
 	int memfd;            /* /proc/PID/mem of the new process */
 	struct injector inj;  /* the leader */
 	uint64_t tramp;       /* [code page][scratch] mapped in the new process */
@@ -89,6 +94,7 @@ struct rst_opts {
 	bool restore_pgid;
 	bool restore_sid;
 	int signal; /* sent after restart, 0 for none */
+	bool pidns;   /* restore in a new pid namespace (and mount namespace, for /proc) */
 	const struct rst_reloc *relocs;
 	size_t nrelocs;
 };
@@ -104,6 +110,9 @@ struct rst_ctx {
 	struct rst_proc *all;  /* every process, in the model's order */
 	uint32_t n;
 	int zombie_pipe[2];    /* zombies exit when its write end closes */
+	pid_t init_pid;        /* --pidns: the namespace's init, as cr_restart sees it */
+	int init_status[2];    /* its reports */
+	int result[2];         /* its last word: the eldest's wait status */
 	void *fdk_state[32];   /* per kind of open file, for this restart (fdkind.h) */
 	int *file_fd;          /* files.c: cr_restart's fd of each open file made */
 	void *memory_state;    /* memory.c: shared memory made, for this restart */

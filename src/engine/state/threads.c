@@ -434,8 +434,11 @@ static int create_thread(struct rst_ctx *c, uint32_t i, struct err *err)
 		return err_set(err, -EBUSY, "thread id %d is in use", t->tid);
 	if (r < 0)
 		return err_code(err, (int)r, "pid %d: cannot create thread %d", rp->p->pid, t->tid);
-	rp->tids[i] = (pid_t)r;
-	return wait_new_thread((pid_t)r, err);
+	/* clone3() returns the tid as the process sees it; ptrace gives ours (they differ
+	 * inside a new pid namespace). */
+	rp->vtids[i] = (pid_t)r;
+	rp->tids[i] = rp->inj.new_child > 0 ? rp->inj.new_child : (pid_t)r;
+	return wait_new_thread(rp->tids[i], err);
 }
 
 /* Per-thread state that only the thread can set. */
@@ -443,7 +446,7 @@ static int thread_calls(struct rst_ctx *c, uint32_t i, struct injector *in, stru
 {
 	struct rst_proc *rp = c->rp;
 	const struct thread_img *t = &rp->p->threads[i];
-	pid_t tid = rp->tids[i];
+	pid_t tid = rp->vtids[i]; /* as the process sees it: calls run inside it */
 	uint64_t a;
 	long r;
 
@@ -486,7 +489,7 @@ static int thread_calls(struct rst_ctx *c, uint32_t i, struct injector *in, stru
 		memcpy(&si, t->pending[k].raw, sizeof(si));
 		if (rst_scratch_put(rp, 0, &si, sizeof(si), &a, err) < 0)
 			return err->code;
-		T_CALL("queue a pending signal", SYS_rt_tgsigqueueinfo, (uint64_t)rp->pid,
+		T_CALL("queue a pending signal", SYS_rt_tgsigqueueinfo, (uint64_t)rp->vpid,
 		       (uint64_t)tid, (uint64_t)si.si_signo, a, 0, 0);
 	}
 #undef T_CALL

@@ -385,7 +385,7 @@ static int timers_restore(struct rst_ctx *c, struct err *err)
 		/* A thread notified by its saved tid gets its new one. */
 		for (uint32_t k = 0; k < p->nthreads; k++)
 			if (p->threads[k].tid == t->notify_tid)
-				tid = rp->tids[k];
+				tid = rp->vtids[k]; /* as the process sees it */
 		memset(&ev, 0, sizeof(ev));
 		ev.value = t->sigval;
 		ev.signo = t->signo;
