@@ -16,6 +16,7 @@
  * then writes "GO" and reads its verdict. Every wait is bounded; everything started
  * is killed at the end. Tools are $CR_CHECKPOINT and $CR_RESTART (default: on PATH).
  * Prints one line, "PASS NAME MODE" or "FAIL NAME MODE: why", and exits 0 or 1. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -250,6 +251,39 @@ static pid_t child_of(pid_t parent)
 	return (pid_t)pid;
 }
 
+/* The descendants of pid (children of any of its threads), at most max; returns how
+ * many. */
+static int descendants(pid_t pid, pid_t *out, int max)
+{
+	int n = 0;
+
+	for (int at = -1; at < n; at++) {
+		pid_t p = at < 0 ? pid : out[at];
+		char path[320];
+		struct dirent *e;
+		DIR *d;
+
+		snprintf(path, sizeof(path), "/proc/%d/task", p);
+		d = opendir(path);
+		while (d && (e = readdir(d))) {
+			long kid;
+			FILE *f;
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/task/%s/children", p, e->d_name);
+			f = fopen(path, "r");
+			while (f && n < max && fscanf(f, "%ld", &kid) == 1)
+				out[n++] = (pid_t)kid;
+			if (f)
+				fclose(f);
+		}
+		if (d)
+			closedir(d);
+	}
+	return n;
+}
+
 /* The first child of parent, once it has one. */
 static pid_t wait_child(pid_t parent)
 {
@@ -407,12 +441,18 @@ int main(int argc, char **argv)
 		for (int i = 0; i < cycles; i++) {
 			pid_t victim_parent = i == 0 ? prog : rpid;
 
+			pid_t tree[256];
+			int ntree = descendants(prog, tree, 256);
+
 			checkpoint(ckpt, prog, true, extra, nextra);
 			st = wait_for(victim_parent, i == 0 ? "the killed program" : "the killed cr_restart");
 			if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
 				fail("after checkpoint --kill, cycle %d: status %#x, not death by SIGKILL",
 				     i + 1, st);
+			/* The whole tree: a restart needs every one of its pids free. */
 			wait_gone(prog);
+			for (int k = 0; k < ntree; k++)
+				wait_gone(tree[k]);
 			close(to);
 			close(from);
 			rpid = restarter = restart(rst, &to, &from);
