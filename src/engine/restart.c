@@ -578,8 +578,26 @@ static int outside_pids(struct rst_ctx *c, struct err *err)
 
 #define ZOMBIE_WAIT_MS 3000
 
-/* An id taken only by a zombie is about to be free: its parent (after a checkpoint
- * with --kill, the shell or init) has not reaped it yet. Wait a little for it. */
+/* Has id a SIGKILL pending: is it dying? */
+static bool killed(pid_t id)
+{
+	char path[64];
+	struct buf b;
+	uint64_t shd = 0, own = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", id);
+	buf_init(&b);
+	if (buf_read_file(&b, path) == 0) {
+		procfs_field_u64((char *)b.data, "ShdPnd", 16, &shd);
+		procfs_field_u64((char *)b.data, "SigPnd", 16, &own);
+	}
+	buf_fini(&b);
+	return ((shd | own) >> (SIGKILL - 1)) & 1;
+}
+
+/* An id taken only by a dying process or a zombie is about to be free: a checkpoint
+ * with --kill killed it a moment ago, and its parent (the shell, or init) has not
+ * reaped it yet. Wait a little for it. */
 static bool id_in_use(pid_t id)
 {
 	for (int waited = 0;; waited += 5) {
@@ -589,7 +607,8 @@ static bool id_in_use(pid_t id)
 			return false;
 		if (procfs_stat(id, 0, &st) < 0)
 			return true;
-		if ((st.state != 'Z' && st.state != 'X') || waited >= ZOMBIE_WAIT_MS)
+		if ((st.state != 'Z' && st.state != 'X' && !killed(id)) ||
+		    waited >= ZOMBIE_WAIT_MS)
 			return true;
 		usleep(5000);
 	}
