@@ -774,6 +774,7 @@ static int settle(struct libcr_hs *hs, struct err *err)
 int libcr_hs_prepare(const struct ckpt_request *req, struct libcr_hs **ret, struct err *err)
 {
 	struct libcr_hs *hs = calloc(1, sizeof(*hs));
+	double t0 = log_now_ms();
 	bool libcr = false;
 	int rc;
 
@@ -798,6 +799,7 @@ int libcr_hs_prepare(const struct ckpt_request *req, struct libcr_hs **ret, stru
 			libcr = true;
 	}
 	if (!libcr) {
+		log_debug("no libcr in %u processes: %.3f ms", hs->n, log_now_ms() - t0);
 		libcr_hs_end(hs, 0);
 		return 0;
 	}
@@ -819,6 +821,7 @@ int libcr_hs_prepare(const struct ckpt_request *req, struct libcr_hs **ret, stru
 	}
 	if (rc < 0)
 		goto fail;
+	log_debug("callbacks of %u processes: %.3f ms", hs->n, log_now_ms() - t0);
 	*ret = hs;
 	return 0;
 fail:

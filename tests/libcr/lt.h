@@ -281,9 +281,12 @@ static __attribute__((unused)) pid_t lt_gettid(void)
 /* Checkpoint through libcr: scope/target of this process to file (created 0600),
  * then poll it to the end. Returns cr_poll_checkpoint()'s value; *ret_err its errno
  * when that is < 0. In a copy restarted from the context the same call returns
- * CR_POLL_CHKPT_ERR_POST with CR_ERESTARTED. */
-static __attribute__((unused)) int lt_request(const char *file, cr_scope_t scope, pid_t target,
-					      unsigned int flags, int sig, int *ret_err)
+ * CR_POLL_CHKPT_ERR_POST with CR_ERESTARTED. keep: the descriptor stays open until the
+ * request is over, as BLCR's CRUT tests do; else it is closed as soon as the request
+ * is made (the tool has its own). */
+static __attribute__((unused)) int lt_request_fd(const char *file, cr_scope_t scope, pid_t target,
+						 unsigned int flags, int sig, int *ret_err,
+						 bool keep)
 {
 	cr_checkpoint_args_t a;
 	cr_checkpoint_handle_t h;
@@ -306,13 +309,22 @@ static __attribute__((unused)) int lt_request(const char *file, cr_scope_t scope
 		close(fd);
 		return -101;
 	}
+	if (!keep)
+		close(fd);
 	do
 		rc = cr_poll_checkpoint(&h, NULL);
 	while (rc == CR_POLL_CHKPT_ERR_PRE && errno == EINTR);
 	if (rc < 0)
 		*ret_err = errno;
-	close(fd);
+	if (keep)
+		close(fd);
 	return rc;
+}
+
+static __attribute__((unused)) int lt_request(const char *file, cr_scope_t scope, pid_t target,
+					      unsigned int flags, int sig, int *ret_err)
+{
+	return lt_request_fd(file, scope, target, flags, sig, ret_err, false);
 }
 #endif
 
