@@ -14,6 +14,7 @@
 #include "fault.h"
 #include "image.h"
 #include "inject.h"
+#include "libcr_hs.h"
 #include "log.h"
 #include "pidns.h"
 #include "ptrace_util.h"
@@ -996,15 +997,21 @@ static int restore_all(struct rst_ctx *c, struct rst_result *res, struct err *er
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint32_t i = 0; i < c->n; i++) {
 			struct rst_proc *rp = &c->all[i];
-			int sig = c->opts->signal;
+			int sig = c->opts->signal, rsig;
+			struct err e = {0};
 
 			if (rp->p->flags & PROC_ZOMBIE)
 				continue;
 			rp->stopped_after = (rp->p->flags & PROC_STOPPED) && sig == 0;
 			if ((pass == 0) != (rp->stopped_after || sig == SIGSTOP))
 				continue;
-			release(rp, sig ? sig : rp->stopped_after ? SIGSTOP : 0);
-			if (pass == 0)
+			/* libcr: a copy caught in its checkpoint learns that it was restarted,
+			 * and sends itself rsig after its callbacks (docs/libcr.md). */
+			rsig = sig ? sig : rp->stopped_after ? SIGSTOP : 0;
+			if (libcr_hs_restarted(rp->pid, c->img_name, &rsig, &e) < 0)
+				log_warn("%s", e.msg);
+			release(rp, rsig);
+			if (pass == 0 && rsig)
 				wait_state(rp, "Tt");
 			if (!res->pid && made_by_us(c, i)) {
 				res->pid = rp->pid;
