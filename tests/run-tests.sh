@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every crest test and end with "N passed, N failed"; exit non-zero on any failure.
 #
-#   tests/run-tests.sh [GROUP...]     groups: unit state cli fail fuzz (default: all)
+#   tests/run-tests.sh [GROUP...]     groups: unit state cli fail libcr fuzz (default: all)
 #
 # Expects both builds (make all test-progs; make SAN=1 all test-progs). State tests
 # run with the plain tools and again with the sanitizer-built tools; the programs
@@ -9,7 +9,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 top=$PWD
-groups=${*:-unit state cli fail fuzz}
+groups=${*:-unit state cli fail libcr fuzz}
 passed=0
 failed=0
 TREE_TESTS="tree fd_unix_tree fd_shared_tree"
@@ -86,6 +86,19 @@ for g in $groups; do
 				[ -f "$t" ] || continue
 				run "$g/$(basename "$t" .sh) ($b)" 300 env BIN="$top/$b/bin" \
 					TBIN="$top/build/tests" bash "$t"
+			done
+		done
+		;;
+	libcr)
+		# libcr, cr_run and their programs (tests/libcr/run.sh), with each build's
+		# tools; the programs and libraries are the plain ones.
+		for b in build build-asan; do
+			for t in build/tests/libcr/* tests/libcr/*.sh; do
+				n=$(basename "$t" .sh)
+				case $n in run | plain_target) continue ;; esac
+				[ -f "$t" ] || continue
+				run "libcr/$n ($b)" 300 env BIN="$top/$b/bin" TBIN="$top/build/tests" \
+					LIB="$top/build/lib" bash tests/libcr/run.sh "$n"
 			done
 		done
 		;;
