@@ -146,7 +146,7 @@ static void tc_waits(void)
 static volatile int stop;
 static int inside;     /* threads inside a section now */
 static int violations; /* callbacks that ran while someone was inside */
-static long progress[WORKERS];
+static volatile long progress[WORKERS];
 static long wouldblock;
 
 static int tc_check(void *arg)
@@ -215,7 +215,8 @@ static void contention(void)
 		struct timeval tv = {20, 0};
 		int rc;
 
-		memcpy(before, progress, sizeof(before));
+		for (int i = 0; i < WORKERS; i++)
+			before[i] = progress[i];
 		cr_initialize_checkpoint_args_t(&a);
 		a.cr_scope = CR_SCOPE_PROC;
 		a.cr_fd = null;
@@ -226,10 +227,12 @@ static void contention(void)
 		LT_CHECK(rc == 1, "round %d: poll %d errno %d (starved?)", r, rc, errno);
 		if (rc == 0)
 			cr_poll_checkpoint(&h, NULL);
-		lt_sleep_ms(20);
-		for (int i = 0; i < WORKERS; i++)
+		for (int i = 0; i < WORKERS; i++) {
+			for (int k = 0; k < 500 && progress[i] <= before[i]; k++)
+				lt_sleep_ms(10);
 			LT_CHECK(progress[i] > before[i], "round %d: worker %d made no progress", r,
 				 i);
+		}
 	}
 	stop = 1;
 	for (int i = 0; i < WORKERS; i++)

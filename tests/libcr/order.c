@@ -27,6 +27,7 @@ struct ev {
 static struct ev evs[MAX_EV];
 static int nev;
 static pid_t tid_main, tid_a, tid_b, tid_cb;
+static volatile int a_registered;
 static int gate_a[2], gate_b[2];
 
 static void note(int kind, int who, int rc)
@@ -74,6 +75,7 @@ static void *thread_a(void *arg)
 	cr_init();
 	cr_register_callback(sc, (void *)10L, CR_SIGNAL_CONTEXT);
 	cr_register_callback(sc, (void *)11L, CR_SIGNAL_CONTEXT);
+	a_registered = 1;
 	while (read(gate_a[0], &c, 1) < 0 && errno == EINTR)
 		;
 	return NULL;
@@ -177,9 +179,8 @@ static int subject(void)
 		cr_register_hook((cr_hook_event_t)e, hook);
 	pthread_create(&a, NULL, thread_a, NULL);
 	pthread_create(&b, NULL, thread_b, NULL);
-	while (!tid_a || !tid_b)
+	while (!a_registered || !tid_b)
 		lt_sleep_ms(1);
-	lt_sleep_ms(20); /* thread a registers its callbacks */
 
 	rc = lt_request("ctx.order", CR_SCOPE_PROC, 0, 0, 0, &err);
 	if (rc == CR_POLL_CHKPT_ERR_POST && err == CR_ERESTARTED) {
