@@ -303,8 +303,14 @@ static void __attribute__((noreturn)) child_main(struct rst_ctx *c, uint32_t i)
 	kmsg_set_forward(status_fd);
 	if (rp->p->flags & PROC_ZOMBIE)
 		zombie_main(c, i);
-	if (c->opts->restore_sid && rp->p->sid == rp->p->pid && setsid() < 0)
-		rc = err_sys(&e, "pid %d: cannot create its session", rp->p->pid);
+	if (c->opts->restore_sid && rp->p->sid == rp->p->pid) {
+		if (setsid() < 0)
+			rc = err_sys(&e, "pid %d: cannot create its session", rp->p->pid);
+		/* Before its children: they inherit what it takes (its terminal). */
+		for (unsigned int k = 0; rc == 0 && k < state_count; k++)
+			if (state_table[k]->session)
+				rc = state_table[k]->session(c, &e);
+	}
 	for (uint32_t k = 0; rc == 0 && k < c->n; k++) {
 		pid_t pid;
 
@@ -820,6 +826,17 @@ static int restore_one(struct rst_ctx *c, struct err *err)
 	return rc;
 }
 
+/* Every process is in its group and crest's page still in each: what needs both. */
+static int groups_one(struct rst_ctx *c, struct err *err)
+{
+	int rc = 0;
+
+	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
+		if (state_table[i]->groups)
+			rc = state_table[i]->groups(c, err);
+	return rc;
+}
+
 static int finish_one(struct rst_ctx *c, struct err *err)
 {
 	int rc = leave(c->rp, err);
@@ -982,6 +999,8 @@ static int restore_all(struct rst_ctx *c, struct rst_result *res, struct err *er
 		rc = each_proc(c, restore_one, err);
 	if (rc == 0)
 		rc = join_groups(c, err);
+	if (rc == 0)
+		rc = each_proc(c, groups_one, err);
 	if (rc == 0)
 		rc = each_proc(c, finish_one, err);
 	if (rc < 0) {

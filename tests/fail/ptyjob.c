@@ -1,6 +1,6 @@
 /* ptyjob: a job running on a pseudo-terminal, for tests/cli/pty.sh.
  *
- *   ptyjob READYFILE
+ *   ptyjob READYFILE [bare]
  *
  * The driver (this process) holds the pty's master. Its child leads a new session
  * whose controlling terminal is the slave (descriptors 0, 1, 2, and /dev/tty as 9), sets the
@@ -8,7 +8,8 @@
  * shell reading commands from the terminal, in a process group of its own in the foreground; then
  * it waits for the shell. The driver (in a session of its own) copies its stdin to the master and
  * what comes out of the master to its stdout. Once the shell's group is in the foreground it writes
- * "DRIVER LEADER SHELL PTS" to READYFILE. */
+ * "DRIVER LEADER SHELL PTS" to READYFILE. With "bare", the leader then keeps no descriptor of the
+ * terminal (/dev/null as 0, 1 and 2): it is only its controlling terminal. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -28,7 +29,7 @@ static void die(const char *what)
 	exit(1);
 }
 
-static void __attribute__((noreturn)) leader(const char *name)
+static void __attribute__((noreturn)) leader(const char *name, bool bare)
 {
 	struct winsize ws = {.ws_row = 50, .ws_col = 132};
 	struct termios t;
@@ -64,6 +65,13 @@ static void __attribute__((noreturn)) leader(const char *name)
 	setpgid(sh, sh);
 	if (tcsetpgrp(0, sh) < 0)
 		die("tcsetpgrp");
+	if (bare) {
+		s = open("/dev/null", O_RDWR);
+		if (s < 0 || dup2(s, 0) < 0 || dup2(s, 1) < 0 || dup2(s, 2) < 0)
+			die("/dev/null");
+		close(s);
+		close(9);
+	}
 	while (waitpid(sh, &st, 0) < 0 && errno == EINTR)
 		;
 	_exit(0);
@@ -77,7 +85,7 @@ int main(int argc, char **argv)
 	int m, pgrp = 0;
 	unsigned int n;
 
-	if (argc != 2)
+	if (argc != 2 && (argc != 3 || strcmp(argv[2], "bare")))
 		return 2;
 	/* Its own session, so that --restore-sid can bring the whole tree back (a
 	 * process whose session leader is not restored cannot have its session). */
@@ -91,7 +99,7 @@ int main(int argc, char **argv)
 		die("fork");
 	if (lead == 0) {
 		close(m);
-		leader(name);
+		leader(name, argc == 3);
 	}
 	for (;;) {
 		struct pollfd p[2] = {{in_open ? 0 : -1, POLLIN, 0}, {m, POLLIN, 0}};

@@ -29,9 +29,10 @@
  * At restart cr_restart opens /dev/ptmx (a new pts number), unlocks it, opens every
  * slave description with TIOCGPTPEER, writes the saved data, sets the settings and
  * the lock. The session leader (restored with --restore-sid) takes the slave as its
- * controlling terminal (TIOCSCTTY in its child step), and once the process groups
- * exist (--restore-pgid) it makes the saved foreground group the terminal's again
- * (TIOCSPGRP, run in the leader through ptrace). Without --restore-sid the processes
+ * controlling terminal (TIOCSCTTY) as soon as it has its session, before it makes its
+ * children, who inherit it; once the process groups exist (--restore-pgid) it makes
+ * the saved foreground group the terminal's again (TIOCSPGRP, run in the leader
+ * through ptrace before crest leaves it). Without --restore-sid the processes
  * stay in cr_restart's session, with cr_restart's controlling terminal if it has
  * one, and the new pty is nobody's controlling terminal: a warning says so. */
 #define LOG_PREFIX "pty: "
@@ -54,7 +55,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -778,102 +778,129 @@ static bool leads_session(const struct rst_ctx *c, const struct pty_data *md)
 	return md && md->sid && md->sid == c->rp->p->pid && c->opts->restore_sid;
 }
 
-/* In the new process, once its descriptors are in place: a session leader takes the
- * terminal (a master description does as well as a slave: the call reaches the
- * slave). Its children made before this do not inherit it (see the report in
- * docs). */
-static int pty_child(struct rst_ctx *c, const struct file_img *f, int fdnum, struct err *err)
+/* The saved terminal of a pty made for this restart. */
+static const struct pty_data *made_data(const struct rst_ctx *c, const struct made_pty *mp)
 {
-	const struct pty_data *md = master_data(c->m, f);
+	const struct file_img *mf = model_find_file(c->m, mp->master_id);
 
-	if (!leads_session(c, md))
-		return 0;
-	if (ioctl(fdnum, TIOCSCTTY, 0) < 0)
-		return err_sys(err,
-			       "pid %d: cannot take /dev/pts/%u (descriptor %d) as its "
-			       "controlling terminal",
-			       c->rp->p->pid, md->index, fdnum);
-	return 0;
+	return mf ? mf->kd : NULL;
 }
 
-/* A syscall instruction the restored process has once crest's page is gone: in its
- * vdso, placed where it was. */
-static uint64_t vdso_gadget(const struct proc_img *p)
+/* In the new process of a session leader, once it has its session and before it makes
+ * its children: it takes the terminal, so that they inherit it as they did. The call
+ * goes through cr_restart's master of the new pty, still open in this copy of it
+ * (and reaching the slave), so the leader need not hold a descriptor of it. */
+static int pty_session(struct rst_ctx *c, struct err *err)
 {
-	for (uint32_t i = 0; i < p->nvmas; i++)
-		if (p->vmas[i].kind == VMA_VDSO)
-			return inject_vdso_gadget(p->vmas[i].start);
-	return 0;
-}
+	const struct pty_state *st = *fdkind_rst_state(c, FILE_PTY);
 
-/* 8 bytes of the process's memory to lend an argument to a call: below its stack
- * pointer (past the red zone) if the stack reaches there, else the start of any
- * writable area. The caller puts back what was there. */
-static uint64_t scratch_word(const struct proc_img *p)
-{
-	uint64_t sp = arch_regs_sp(&p->threads[0].regs), want = (sp - 512) & ~7ull;
+	for (uint32_t i = 0; st && i < st->n; i++) {
+		const struct made_pty *mp = &st->p[i];
+		const struct pty_data *md = made_data(c, mp);
 
-	for (uint32_t i = 0; i < p->nvmas; i++)
-		if (p->vmas[i].start <= want && want + 8 <= p->vmas[i].end &&
-		    (p->vmas[i].prot & PROT_WRITE))
-			return want;
-	for (uint32_t i = 0; i < p->nvmas; i++)
-		if ((p->vmas[i].prot & PROT_WRITE) && p->vmas[i].kind == VMA_ANON)
-			return p->vmas[i].start;
-	return 0;
-}
-
-/* Once every process group exists: the foreground group, set by the session leader
- * (the call needs a process whose controlling terminal it is). Its argument goes on
- * the leader's stack, below the red zone, and what was there is put back. */
-static int pty_finish(struct rst_ctx *c, const struct file_img *f, int fdnum, struct err *err)
-{
-	const struct pty_data *md = master_data(c->m, f);
-	struct rst_proc *rp = c->rp;
-	struct injector in = rp->inj;
-	uint64_t addr, saved;
-	const struct rst_proc *fg = NULL;
-	int32_t pgid;
-	long r;
-
-	if (!leads_session(c, md) || !c->opts->restore_pgid || !md->fg || md->fg == rp->p->pgid)
-		return 0;
-	for (uint32_t i = 0; i < c->n; i++)
-		if (c->all[i].p->pid == md->fg && !(c->all[i].p->flags & PROC_ZOMBIE))
-			fg = &c->all[i];
-	if (!fg || getpgid(fg->pid) != fg->pid) {
-		kmsg_add(KMSG_WARN,
-			 "pid %d: the foreground process group %d of /dev/pts/%u is not back; "
-			 "its own group is in the foreground",
-			 rp->p->pid, md->fg, md->index);
-		return 0;
+		if (!leads_session(c, md))
+			continue;
+		if (ioctl(mp->master, TIOCSCTTY, 0) < 0)
+			return err_sys(
+			    err,
+			    "pid %d: cannot take /dev/pts/%u (saved as /dev/pts/%u) as its "
+			    "controlling terminal",
+			    c->rp->p->pid, mp->index, md->index);
 	}
-	pgid = fg->vpid; /* as the leader sees it (--pidns) */
-	in.gadget = vdso_gadget(rp->p);
-	if (!in.gadget)
-		return err_set(err, -ENOSYS,
-			       "pid %d: no system call instruction left to set the "
-			       "foreground group of its terminal",
-			       rp->p->pid);
-	addr = scratch_word(rp->p);
-	if (!addr)
-		return err_set(err, -ENOMEM,
-			       "pid %d: no writable memory to set its terminal's "
-			       "foreground group",
-			       rp->p->pid);
-	if (inject_mem_read(rp->memfd, addr, &saved, sizeof(saved)) < 0 ||
-	    inject_mem_write(rp->memfd, addr, &pgid, sizeof(pgid)) < 0)
-		return err_sys(err, "pid %d: cannot write below its stack", rp->p->pid);
-	r = inject_syscall(&in, SYS_ioctl, (uint64_t)fdnum, TIOCSPGRP, addr, 0, 0, 0, err);
-	if (inject_mem_write(rp->memfd, addr, &saved, sizeof(saved)) < 0 && r != INJECT_FAILED)
-		return err_sys(err, "pid %d: cannot restore its stack", rp->p->pid);
-	if (r == INJECT_FAILED)
+	return 0;
+}
+
+/* A descriptor of the process that is one of the pty's (master, slave or /dev/tty on
+ * it), or -1. */
+static int own_fd(const struct rst_ctx *c, const struct made_pty *mp)
+{
+	const struct proc_img *p = c->rp->p;
+
+	for (uint32_t i = 0; i < p->nfds; i++) {
+		const struct file_img *f = model_find_file(c->m, p->fds[i].file_id);
+		const struct pty_data *pd = f ? pty_of(f) : NULL;
+
+		if (pd && pd->master_id == mp->master_id)
+			return p->fds[i].fd;
+	}
+	return -1;
+}
+
+/* TIOCSPGRP in the leader (the call needs a process whose controlling terminal it is;
+ * it is in the terminal's foreground group, its own), with its argument in crest's
+ * scratch memory. Through one of its descriptors of the pty, or through /dev/tty,
+ * opened and closed again, if it holds none. */
+static int set_foreground(struct rst_ctx *c, const struct made_pty *mp, const struct pty_data *md,
+			  pid_t pgid, struct err *err)
+{
+	static const char devtty[] = "/dev/tty";
+	struct rst_proc *rp = c->rp;
+	int32_t arg = pgid;
+	uint64_t a_pgid, a_path;
+	int fd = own_fd(c, mp);
+	bool opened = fd < 0;
+	long r, rc;
+
+	if (rst_scratch_put(rp, 0, &arg, sizeof(arg), &a_pgid, err) < 0)
 		return err->code;
-	if (r < 0)
+	if (opened) {
+		if (rst_scratch_put(rp, 64, devtty, sizeof(devtty), &a_path, err) < 0)
+			return err->code;
+		r = inject_syscall(&rp->inj, SYS_openat, (uint64_t)AT_FDCWD, a_path,
+				   O_RDWR | O_NOCTTY | O_CLOEXEC, 0, 0, 0, err);
+		if (r == INJECT_FAILED)
+			return err->code;
+		if (r < 0)
+			return err_code(err, (int)r,
+					"pid %d: cannot open /dev/tty to set the foreground group "
+					"of /dev/pts/%u",
+					rp->p->pid, mp->index);
+		fd = (int)r;
+	}
+	rc = inject_syscall(&rp->inj, SYS_ioctl, (uint64_t)fd, TIOCSPGRP, a_pgid, 0, 0, 0, err);
+	if (rc == INJECT_FAILED)
+		return err->code;
+	if (opened) {
+		r = inject_syscall(&rp->inj, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0, err);
+		if (r == INJECT_FAILED)
+			return err->code;
+	}
+	if (rc < 0)
 		return err_code(
-		    err, (int)r,
-		    "pid %d: cannot make process group %d the foreground of /dev/pts/%u",
-		    rp->p->pid, md->fg, md->index);
+		    err, (int)rc,
+		    "pid %d: cannot make process group %d the foreground of /dev/pts/%u "
+		    "(saved as /dev/pts/%u)",
+		    rp->p->pid, md->fg, mp->index, md->index);
+	return 0;
+}
+
+/* Once every process group exists, before crest leaves: the leader makes the saved
+ * foreground group the terminal's again. */
+static int pty_groups(struct rst_ctx *c, struct err *err)
+{
+	const struct pty_state *st = *fdkind_rst_state(c, FILE_PTY);
+
+	for (uint32_t i = 0; st && i < st->n && c->opts->restore_pgid; i++) {
+		const struct made_pty *mp = &st->p[i];
+		const struct pty_data *md = made_data(c, mp);
+		const struct rst_proc *fg = NULL;
+
+		if (!leads_session(c, md) || !md->fg || md->fg == c->rp->p->pgid)
+			continue;
+		for (uint32_t k = 0; k < c->n; k++)
+			if (c->all[k].p->pid == md->fg && !(c->all[k].p->flags & PROC_ZOMBIE))
+				fg = &c->all[k];
+		if (!fg || getpgid(fg->pid) != fg->pid) {
+			kmsg_add(KMSG_WARN,
+				 "pid %d: the foreground process group %d of /dev/pts/%u is not "
+				 "back; its own group is in the foreground",
+				 c->rp->p->pid, md->fg, md->index);
+			continue;
+		}
+		/* As the leader sees it (--pidns). */
+		if (set_foreground(c, mp, md, fg->vpid, err) < 0)
+			return err->code;
+	}
 	return 0;
 }
 
@@ -937,8 +964,8 @@ const struct fd_kind fd_pty_kind = {
     .decode = pty_decode,
     .check = pty_check,
     .open = pty_open,
-    .child = pty_child,
-    .finish = pty_finish,
+    .session = pty_session,
+    .groups = pty_groups,
     .cleanup = pty_cleanup,
     .describe = pty_describe,
 };

@@ -74,8 +74,17 @@ struct fd_kind {
 	 * own descriptor, given to an external one). */
 	int (*open)(struct rst_ctx *c, const struct file_img *f, int fdnum, bool *borrowed,
 		    struct err *err);
+	/* In the new process of a session leader (--restore-sid), right after it made
+	 * its session, before its children and its descriptors: once per kind, with
+	 * what the kind made in cr_restart (open() for any process) still open as
+	 * there; no allocation. */
+	int (*session)(struct rst_ctx *c, struct err *err);
 	/* In the new process, every descriptor installed; no allocation. */
 	int (*child)(struct rst_ctx *c, const struct file_img *f, int fdnum, struct err *err);
+	/* Through ptrace, once every process has joined its process group, while calls
+	 * still run through crest's page (rst_ctx->rp->inj, scratch): once per kind and
+	 * process. */
+	int (*groups)(struct rst_ctx *c, struct err *err);
 	/* Once the process is whole, from outside (rst_ctx->rp->pid). */
 	int (*finish)(struct rst_ctx *c, const struct file_img *f, int fdnum, struct err *err);
 	/* Per restart, after everything: free what open() kept. */

@@ -605,6 +605,29 @@ static int files_finish(struct rst_ctx *c, struct err *err)
 	return for_each_file(c, false, err);
 }
 
+/* The kinds' steps for the process as a whole rather than for one descriptor. */
+static int files_session(struct rst_ctx *c, struct err *err)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		int rc = kinds[i]->session ? kinds[i]->session(c, err) : 0;
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int files_groups(struct rst_ctx *c, struct err *err)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		int rc = kinds[i]->groups ? kinds[i]->groups(c, err) : 0;
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static void files_cleanup(struct rst_ctx *c)
 {
 	if (c->file_fd) {
@@ -654,7 +677,9 @@ const struct state_ops files_ops = {
 	.decode = files_decode,
 	.validate = files_validate,
 	.prepare = files_prepare,
+	.session = files_session,
 	.child = files_child,
+	.groups = files_groups,
 	.finish = files_finish,
 	.cleanup = files_cleanup,
 	.describe = files_describe,

@@ -155,8 +155,15 @@ struct state_ops {
 
 	/* restart, in table order: */
 	int (*prepare)(struct rst_ctx *c, struct err *err); /* in cr_restart */
+	/* in the new process of a session leader (--restore-sid), right after it made
+	 * its session and before it makes its children, who inherit what it sets here
+	 * (a controlling terminal); its descriptors are still cr_restart's; no malloc */
+	int (*session)(struct rst_ctx *c, struct err *err);
 	int (*child)(struct rst_ctx *c, struct err *err);   /* in the new process; no malloc */
 	int (*restore)(struct rst_ctx *c, struct err *err); /* through ptrace */
+	/* through ptrace, once every process has joined its process group
+	 * (--restore-pgid), before crest leaves any: calls still run through its page */
+	int (*groups)(struct rst_ctx *c, struct err *err);
 	int (*finish)(struct rst_ctx *c, struct err *err);  /* after crest left the process */
 	void (*cleanup)(struct rst_ctx *c);                 /* cr_restart side, any outcome */
 
