@@ -22,6 +22,15 @@ gone() { for _ in $(seq 1000); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.
 ids_of_session() { ps -e -o pid=,pgid=,sid= | awk -v s="$1" '$3 == s {print $1, $2, $3}' | sort -n; }
 # The same for pids in a list, with their own pgid and sid.
 ids_of() { for p in "$@"; do ps -o pid=,pgid=,sid= -p "$p"; done | awk '{print $1, $2, $3}' | sort -n; }
+# The restart is over when all of these pids exist and none is traced any more (their
+# groups are joined while they are still traced).
+restored() {
+	local p t
+	for p in "$@"; do
+		t=$(awk '/^TracerPid:/ {print $2}' "/proc/$p/status" 2>/dev/null)
+		[ "$t" = 0 ] || return 1
+	done
+}
 
 "$TBIN/fail/sessjob" ready1 </dev/null >/dev/null 2>&1 &
 job=$!
@@ -37,7 +46,9 @@ for p in $(echo "$before" | awk '{print $1}'); do gone "$p" || fail checkpoint "
 "$BIN/cr_restart" --restore-pgid --restore-sid ctx >/dev/null 2>err1 &
 r=$!
 pids+=("$job" "$r")
-for _ in $(seq 500); do [ "$(ids_of_session "$job" | wc -l)" = 4 ] && break; sleep 0.01; done
+list=$(echo "$before" | awk '{print $1}')
+# shellcheck disable=SC2086 # a list of pids
+for _ in $(seq 1000); do restored $list && break; sleep 0.01; done
 after=$(ids_of_session "$job")
 [ "$after" = "$before" ] && pass "restore-pgid-sid" ||
 	fail "restore-pgid-sid" "before: $(echo $before) after: $(echo $after) ($(cat err1))"
@@ -49,8 +60,8 @@ for p in $(echo "$before" | awk '{print $1}'); do gone "$p"; done
 "$BIN/cr_restart" ctx >/dev/null 2>err2 &
 r=$!
 pids+=("$r")
-list=$(echo "$before" | awk '{print $1}')
-for _ in $(seq 500); do [ "$(ids_of $list | wc -l)" = 4 ] && break; sleep 0.01; done
+# shellcheck disable=SC2086 # a list of pids
+for _ in $(seq 1000); do restored $list && break; sleep 0.01; done
 mine=$(ps -o pgid=,sid= -p "$r" | awk '{print $1, $2}')
 bad=$(ids_of $list | awk -v m="$mine" '($2 " " $3) != m')
 [ -z "$bad" ] && [ "$(ids_of $list | wc -l)" = 4 ] && pass "default-joins-cr_restart" ||
