@@ -588,11 +588,15 @@ void cb_fork_child(void)
 {
 	struct thr *th = self;
 
-	/* Only the forking thread exists here; thread-context callbacks had a thread
-	 * of their own, which did not come along. */
+	/* BLCR: children start clean. The one thread here calls cr_init() again if it
+	 * wants libcr; nothing of the parent's registrations, hooks or requests stays. */
 	pthread_mutex_init(&L.lock, NULL);
 	req_fork_child();
-	L.cs = th && th->depth > 0 ? 1 : 0;
+	if (th)
+		pthread_setspecific(L.key, NULL);
+	self = NULL;
+	L.cs = 0;
+	L.threads = NULL;
 	L.cb = NULL;
 	L.cb_tid = 0;
 	L.cb_kick = 0;
@@ -604,15 +608,10 @@ void cb_fork_child(void)
 	L.voted = 0;
 	L.ndone = 0;
 	L.nparticipants = 0;
-	L.threads = th;
-	if (th) {
-		th->next = NULL;
-		th->tid = lib_gettid();
-		th->top = NULL;
-		th->slot = NULL;
-		th->pending = 0;
-		th->restarted = 0;
-	}
+	L.hold_init = CR_HOLD_BOTH;
+	L.hold_uninit = CR_HOLD_BOTH;
+	for (int i = 0; i < CR_NUM_HOOKS; i++)
+		L.hooks[i] = NULL;
 }
 
 static int table_add(struct cbtab *t, cr_callback_t func, void *arg, int flags)

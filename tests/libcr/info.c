@@ -94,7 +94,8 @@ static void infos(void)
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
-		/* A child of fork() starts without thread-context callbacks. */
+		/* A child of fork() starts clean. */
+		cr_init();
 		cr_register_callback(info_cb, NULL, CR_THREAD_CONTEXT);
 		exec_on_restart = 1;
 		lt_ready(&g, 1);
@@ -131,6 +132,7 @@ static void info_by_command(void)
 	if (pid == 0) {
 		close(out[0]);
 		memset(&ci, 0, sizeof(ci));
+		cr_init();
 		cr_register_callback(info_cb, NULL, CR_THREAD_CONTEXT);
 		lt_ready(&g, 1);
 		while (!ci.requester)
@@ -175,6 +177,7 @@ static void restart_info(void)
 	char want[PATH_MAX];
 
 	ri_src[0] = '\0';
+	cr_init();
 	cr_register_callback(info_cb, NULL, CR_THREAD_CONTEXT);
 	rc = lt_request("ctx.info4", CR_SCOPE_PROC, 0, 0, 0, &err);
 	if (rc == CR_POLL_CHKPT_ERR_POST && err == CR_ERESTARTED) {

@@ -37,20 +37,24 @@ static bool get(int fd, int msg[2], int secs)
  * child answers as child_mode says. */
 static int parent(int child_mode)
 {
+	struct lt_gate g;
 	int rc, err, code;
 	pid_t child;
 
 	cr_init();
 	cr_register_callback(cb, (void *)1L, CR_SIGNAL_CONTEXT);
+	lt_gate_init(&g);
 	child = fork();
 	if (child == 0) {
 		cr_init();
 		cr_register_callback(cb, (void *)2L, CR_SIGNAL_CONTEXT);
 		mode = child_mode;
+		lt_ready(&g, 1);
 		for (;;)
 			pause();
 	}
-	lt_sleep_ms(50);
+	if (lt_await(&g, 10) != 1)
+		return 8;
 	rc = lt_request("ctx.tree", CR_SCOPE_TREE, 0, 0, 0, &err);
 	if (rc == CR_POLL_CHKPT_ERR_POST && err == CR_ERESTARTED) {
 		/* The restarted tree: the child is ours again. */
