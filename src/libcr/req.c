@@ -304,22 +304,41 @@ static int drain(struct req *r)
 	}
 }
 
-static bool is_our_child(pid_t pid)
+/* The start of a /proc file, NUL-terminated; false if it cannot be read. Our
+ * descriptors are 3 or higher, even for a moment. */
+static bool read_proc(const char *path, char *buf, size_t n)
+{
+	int fd = lib_fd_high(open(path, O_RDONLY | O_CLOEXEC));
+	ssize_t r;
+
+	if (fd < 0)
+		return false;
+	r = read(fd, buf, n - 1);
+	close(fd);
+	if (r <= 0)
+		return false;
+	buf[r] = '\0';
+	return true;
+}
+
+/* The parent of pid, from /proc/PID/stat; 0 if unknown. */
+static pid_t parent_of(pid_t pid)
 {
 	char path[48], buf[512], *p;
-	FILE *f;
 	long ppid = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	p = p ? strrchr(buf, ')') : NULL;
-	if (p && sscanf(p + 1, " %*c %ld", &ppid) != 1)
-		ppid = 0;
-	return ppid == getpid();
+	if (!read_proc(path, buf, sizeof(buf)))
+		return 0;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %ld", &ppid) != 1)
+		return 0;
+	return (pid_t)ppid;
+}
+
+static bool is_our_child(pid_t pid)
+{
+	return parent_of(pid) == getpid();
 }
 
 static void complete(struct req *r)
@@ -557,22 +576,9 @@ static bool ancestor_or_self(pid_t pid)
 	pid_t p = getpid();
 
 	for (int depth = 0; p > 1 && depth < 4096; depth++) {
-		char path[48], buf[512], *s;
-		long pp = 0;
-		FILE *f;
-
 		if (p == pid)
 			return true;
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
-		f = fopen(path, "re");
-		if (!f)
-			return false;
-		s = fgets(buf, sizeof(buf), f);
-		fclose(f);
-		s = s ? strrchr(buf, ')') : NULL;
-		if (!s || sscanf(s + 1, " %*c %ld", &pp) != 1)
-			return false;
-		p = (pid_t)pp;
+		p = parent_of(p);
 	}
 	return false;
 }
@@ -580,19 +586,14 @@ static bool ancestor_or_self(pid_t pid)
 /* The thread group of a thread id. */
 static pid_t tgid_of(pid_t id)
 {
-	char path[48], line[128];
-	long tgid = 0;
-	FILE *f;
+	char path[48], buf[2048];
+	const char *t;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)id);
-	f = fopen(path, "re");
-	if (!f)
+	if (!read_proc(path, buf, sizeof(buf)))
 		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %ld", &tgid) == 1)
-			break;
-	fclose(f);
-	return (pid_t)tgid;
+	t = strstr(buf, "\nTgid:");
+	return t ? (pid_t)strtol(t + 6, NULL, 10) : 0;
 }
 
 static bool self_in_scope(cr_scope_t scope, pid_t target)
