@@ -186,8 +186,10 @@ static void sc_start(void)
 		if ((size_t)n <= L.set_cap)
 			break;
 	}
+	if (!L.set)
+		n = 0;
 	tids = L.set ? (pid_t *)(L.set + L.set_cap) : NULL;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n && tids; i++)
 		if (tids[i] != L.cb_tid)
 			L.set[j++] = (struct slot){tids[i], SLOT_SIGNALLED};
 	if (j == 0 && L.set) /* no /proc: at least the thread that got the request */

@@ -208,7 +208,8 @@ int find_tool(const char *name, char *buf, size_t len)
 	Dl_info di;
 
 	/* $CR_CHECKPOINT (crest's tests), $cr_checkpoint (BLCR's tests). */
-	for (size_t i = 0; name[i] && i < sizeof(var) - 1; i++) {
+	var[0] = '\0';
+	for (size_t i = 0; i < sizeof(var) - 1 && name[i]; i++) {
 		var[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
 		var[i + 1] = '\0';
 	}
