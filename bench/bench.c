@@ -136,7 +136,6 @@ static void file_gbs(size_t n, double *w, double *r)
  * children); one process with threads threads. Each process or thread touches mib
  * MiB of its own. */
 static unsigned int procs = 1, threads = 1;
-static pid_t last_target;
 
 static void *toucher(void *arg)
 {
@@ -229,25 +228,39 @@ static int run(const char *const argv[])
 	return st;
 }
 
-/* The children of a killed tree go to init, which reaps them when it can: their
- * pids must be free before the restart. */
+/* The children of the target (a tree), read before it is killed: they go to init,
+ * which reaps them when it can, and their pids must be free before the restart. */
+static pid_t kids[64];
+static int nkids;
+
+static void note_children(pid_t pid)
+{
+	char path[64];
+	FILE *f;
+	long k;
+
+	nkids = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	f = fopen(path, "r");
+	while (f && nkids < 64 && fscanf(f, "%ld", &k) == 1)
+		kids[nkids++] = (pid_t)k;
+	if (f)
+		fclose(f);
+}
+
 static void wait_children_gone(void)
 {
-	for (int i = 0; i < 5000 && procs > 1; i++) {
+	for (int i = 0; i < 10000; i++) {
 		bool any = false;
 
-		for (pid_t k = 1; k < (pid_t)procs; k++)
-			any |= kill(last_target + k, 0) == 0;
+		for (int k = 0; k < nkids; k++)
+			any |= kill(kids[k], 0) == 0;
 		if (!any)
 			return;
 		usleep(1000);
 	}
-}
-
-static void reap(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	fprintf(stderr, "bench: the killed tree's children are still there after 10 s\n");
+	exit(1);
 }
 
 struct result {
@@ -271,7 +284,7 @@ static void measure(size_t mib, struct result *res)
 		int s;
 
 		snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
-		last_target = pid;
+		note_children(pid);
 		t0 = now();
 		s = run(ck);
 		tc[i] = now() - t0;
@@ -293,7 +306,6 @@ static void measure(size_t mib, struct result *res)
 		if (stat(file, &st) == 0)
 			res->bytes = (double)st.st_size;
 		unlink(file);
-		(void)reap;
 	}
 	res->ckpt = median(tc, repeat);
 	res->rst = median(tr, repeat);
