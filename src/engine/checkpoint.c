@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -439,22 +440,97 @@ static int write_proc(struct dump_ctx *c, struct img_writer *w, struct err *err)
 	return rc;
 }
 
-static int write_context(struct dump_all *all, const struct ckpt_request *req, struct err *err)
+/* What spans processes: open files, their contents, System V objects. */
+static int write_shared(struct dump_all *all, struct img_writer *w, struct err *err)
+{
+	int rc = 0;
+
+	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
+		if (state_table[i]->encode_global)
+			rc = state_table[i]->encode_global(all->m, w, err);
+	return rc;
+}
+
+/* An ordinary context: every process, then what they share. */
+static int write_whole(struct dump_all *all, int fd, const char *name, struct err *err)
 {
 	struct img_writer w;
 	int rc;
 
-	rc = img_writer_init(&w, req->fd, req->dest_name, err);
+	rc = img_writer_init(&w, fd, name, err);
 	if (rc == 0)
 		rc = context_write_header(&w, all->m, err);
 	for (uint32_t i = 0; rc == 0 && i < all->n; i++)
 		rc = write_proc(&all->pc[i], &w, err);
-	for (unsigned int i = 0; rc == 0 && i < state_count; i++)
-		if (state_table[i]->encode_global)
-			rc = state_table[i]->encode_global(all->m, &w, err);
+	if (rc == 0)
+		rc = write_shared(all, &w, err);
 	if (rc == 0)
 		rc = img_write_end(&w, err);
 	img_writer_fini(&w);
+	return rc;
+}
+
+/* A checkpoint's identity, which every part of its set carries: random, so that
+ * parts of two checkpoints of the same processes never pass for one set. */
+static void set_identity(uint8_t id[CTX_SET_ID_LEN], const struct model *m)
+{
+	static const uint8_t zero[CTX_SET_ID_LEN];
+	uint64_t t = m->meta.time_ns, p = (uint64_t)getpid();
+
+	if (getrandom(id, CTX_SET_ID_LEN, GRND_NONBLOCK) == CTX_SET_ID_LEN &&
+	    memcmp(id, zero, sizeof(zero)))
+		return;
+	/* No entropy yet (early boot): the time and our pid still tell checkpoints
+	 * apart, and are never all zero. */
+	memcpy(id, &t, sizeof(t));
+	memcpy(id + sizeof(t), &p, sizeof(p));
+	id[CTX_SET_ID_LEN - 1] |= 1;
+}
+
+/* Process i's part of the set: a whole context of its own holding process i, with
+ * what the processes share in the first one. */
+static int write_part(struct dump_all *all, const struct ckpt_request *req,
+		      const uint8_t id[CTX_SET_ID_LEN], uint32_t i, struct err *err)
+{
+	const char *name = NULL;
+	struct img_writer w;
+	int fd = -1, rc;
+
+	rc = req->open_part(req->part_arg, all->m->procs[i].pid, &fd, &name, err);
+	if (rc < 0)
+		return rc;
+	rc = img_writer_init(&w, fd, name, err);
+	if (rc == 0)
+		rc = context_write_header_count(&w, all->m, 1, err);
+	if (rc == 0)
+		rc = context_write_part(&w, all->m, id, i + 1, err);
+	if (rc == 0)
+		rc = write_proc(&all->pc[i], &w, err);
+	if (rc == 0 && i == 0)
+		rc = write_shared(all, &w, err);
+	if (rc == 0)
+		rc = img_write_end(&w, err);
+	img_writer_fini(&w);
+	return rc;
+}
+
+/* The context, in one file or (open_part) one per process: a set of parts, or for a
+ * single process an ordinary context, the same as one file. */
+static int write_context(struct dump_all *all, const struct ckpt_request *req, struct err *err)
+{
+	uint8_t id[CTX_SET_ID_LEN];
+	const char *name = NULL;
+	int fd = -1, rc = 0;
+
+	if (!req->open_part)
+		return write_whole(all, req->fd, req->dest_name, err);
+	if (all->n == 1) {
+		rc = req->open_part(req->part_arg, all->m->procs[0].pid, &fd, &name, err);
+		return rc < 0 ? rc : write_whole(all, fd, name, err);
+	}
+	set_identity(id, all->m);
+	for (uint32_t i = 0; rc == 0 && i < all->n; i++)
+		rc = write_part(all, req, id, i, err);
 	return rc;
 }
 

@@ -19,8 +19,20 @@ struct ckpt_request {
 	pid_t pid;
 	uint32_t scope;
 	uint32_t flags;        /* CR_CHKPT_*: the --save-* contents and ptrace policies */
-	int fd;                /* where the context goes */
+	int fd;                /* where the context goes (-1 with open_part) */
 	const char *dest_name; /* for messages */
+	/* One file per process (cr_checkpoint -d): when set, fd and dest_name are not
+	 * used. The engine asks for each process's file in turn, naming the process by
+	 * its pid as the context holds it, and writes there a whole context of its own
+	 * (header, part record, that process's records; the first file also gets what
+	 * the processes share) that the part records tie together
+	 * (docs/context-format.md). The caller owns the fd: the engine is done with it
+	 * when it asks for the next one, or calls commit. *ret_name is for messages and
+	 * stays valid until then. A failure fails the checkpoint. A scope of one process
+	 * makes one ordinary context. */
+	int (*open_part)(void *arg, pid_t pid, int *ret_fd, const char **ret_name,
+			 struct err *err);
+	void *part_arg;
 	/* Called once the context is written, while the target is still frozen: put the
 	 * file in place. A failure here fails the checkpoint. */
 	int (*commit)(void *arg, struct err *err);

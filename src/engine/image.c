@@ -22,7 +22,7 @@ static const char *const rec_names[] = {
 	[REC_TIMERS] = "timers", [REC_FILE] = "file",     [REC_FDS] = "descriptors",
 	[REC_PIPE] = "pipe",     [REC_CREDS] = "credentials",
 	[REC_FILE_DATA] = "file contents", [REC_LOCKS] = "locks",
-	[REC_SYSVIPC] = "System V IPC",
+	[REC_SYSVIPC] = "System V IPC", [REC_PART] = "part",
 };
 
 const char *img_rec_name(uint32_t type)

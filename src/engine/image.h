@@ -40,6 +40,7 @@ enum rec_type {
 	REC_FILE_DATA = 12, /* contents of a file saved by contents (state/fsaved.c) */
 	REC_LOCKS = 13,     /* a process's file locks (state/locks.c) */
 	REC_SYSVIPC = 14,   /* a System V IPC object, or part of a segment's contents (state/sysvipc.c) */
+	REC_PART = 15,      /* which part of a set of files this one is (context.c) */
 	REC_END = 0x7fff,
 };
 
@@ -98,7 +99,12 @@ struct img_reader {
 	int fd;
 	const char *name;
 	uint64_t off;  /* from the start of the context; messages give this one */
-	uint64_t base; /* file offset where the context starts (seekable input) */
+	/* What to add to off for the offsets the reader hands out (page data, CRC spans;
+	 * modules add it too): where the context's first byte lies in the mapping a
+	 * restart makes of it. For a single file mapped whole, the file offset the
+	 * context starts at (seekable input); a set's loader adds each file's place in
+	 * one mapping of all the files (context.c). Reading itself never uses it. */
+	uint64_t base;
 	uint64_t size; /* bytes from base to the end of the file if known, else UINT64_MAX */
 	enum img_pages_mode pages;
 	struct buf payload;

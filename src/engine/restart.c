@@ -1094,41 +1094,118 @@ static int make_seekable(int fd, const char *name, int *ret_fd, struct err *err)
 	return 0;
 }
 
+/* One context file (or a pipe, spooled first), loaded and mapped whole. */
+static int load_file(const struct rst_request *req, int *ret_fd, struct model **ret_m,
+		     uint8_t **ret_map, uint64_t *ret_len, struct err *err)
+{
+	struct stat st;
+	uint8_t *map;
+	int rc;
+
+	excluded_fd = req->fd;
+	rc = make_seekable(req->fd, req->name, ret_fd, err);
+	if (rc < 0)
+		return rc;
+	rc = context_load(*ret_fd, req->name, IMG_PAGES_DEFER, ret_m, err);
+	if (rc < 0)
+		return rc;
+	if (fstat(*ret_fd, &st) < 0)
+		return err_sys(err, "cannot stat %s", req->name);
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, *ret_fd, 0);
+	if (map == MAP_FAILED)
+		return err_sys(err, "cannot map %s", req->name);
+	*ret_map = map;
+	*ret_len = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* The files of a set (cr_checkpoint -d), loaded into one model and mapped into one
+ * region, each at the base the loader gave it, so that every offset of the model is
+ * one into the region as for a single file. */
+static int load_set(const struct rst_request *req, struct model **ret_m, uint8_t **ret_map,
+		    uint64_t *ret_len, struct err *err)
+{
+	const struct ctx_file *last = &req->files[req->nfiles - 1];
+	uint64_t len;
+	uint8_t *map;
+	int rc;
+
+	rc = context_load_files(req->files, req->nfiles, req->name, IMG_PAGES_DEFER, 0, ret_m,
+				err);
+	if (rc < 0)
+		return rc;
+	len = (last->base + last->size + IMG_PAGE_SIZE - 1) / IMG_PAGE_SIZE * IMG_PAGE_SIZE;
+	map = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED)
+		return err_sys(err, "cannot map %s", req->name);
+	for (uint32_t k = 0; k < req->nfiles; k++) {
+		const struct ctx_file *f = &req->files[k];
+
+		log_debug("%s: %llu bytes at %llu in the set's layout", f->name,
+			  (unsigned long long)f->size, (unsigned long long)f->base);
+		if (mmap(map + f->base, f->size, PROT_READ, MAP_SHARED | MAP_FIXED, f->fd, 0) ==
+		    MAP_FAILED) {
+			rc = err_sys(err, "cannot map %s", f->name);
+			munmap(map, len);
+			return rc;
+		}
+	}
+	*ret_map = map;
+	*ret_len = len;
+	return 0;
+}
+
+/* Page data is checked as it is loaded, and named by its offset in the set's layout
+ * (c->img_name, c->img_map): say which file of the set holds it, and where. */
+static void name_page_file(const struct rst_request *req, struct err *err)
+{
+	char pre[PATH_MAX + 32], msg[sizeof(err->msg)];
+	unsigned long long off;
+	const char *rest;
+	char *end;
+
+	snprintf(pre, sizeof(pre), "%s: page data at offset ", req->name);
+	if (req->nfiles < 2 || strncmp(err->msg, pre, strlen(pre)))
+		return;
+	rest = err->msg + strlen(pre);
+	off = strtoull(rest, &end, 10);
+	if (end == rest)
+		return;
+	for (uint32_t k = 0; k < req->nfiles; k++) {
+		const struct ctx_file *f = &req->files[k];
+
+		if (off < f->base || off - f->base >= f->size)
+			continue;
+		snprintf(msg, sizeof(msg), "%s: page data at offset %llu%s", f->name,
+			 off - f->base, end);
+		snprintf(err->msg, sizeof(err->msg), "%s", msg);
+		return;
+	}
+}
+
 int restart_run(const struct rst_request *req, struct rst_result *res, struct err *err)
 {
 	uint8_t *map = NULL;
 	uint64_t map_len = 0;
-	struct stat st;
 	struct model *m = NULL;
 	struct rst_ctx c;
 	int fd = -1, rc;
 
 	memset(res, 0, sizeof(*res));
 	memset(&c, 0, sizeof(c));
-	excluded_fd = req->fd;
-	rc = make_seekable(req->fd, req->name, &fd, err);
+	if (req->nfiles)
+		rc = load_set(req, &m, &map, &map_len, err);
+	else
+		rc = load_file(req, &fd, &m, &map, &map_len, err);
 	if (rc < 0)
-		return rc;
-	rc = context_load(fd, req->name, IMG_PAGES_DEFER, &m, err);
-	if (rc < 0)
 		goto out;
-	if (fstat(fd, &st) < 0) {
-		rc = err_sys(err, "cannot stat %s", req->name);
-		goto out;
-	}
-	map_len = (uint64_t)st.st_size;
-	map = mmap(NULL, map_len, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		map = NULL;
-		rc = err_sys(err, "cannot map %s", req->name);
-		goto out;
-	}
 	c.m = m;
 	c.opts = &req->opts;
-	c.img_fd = fd;
+	c.img_fd = req->nfiles ? req->files[0].fd : fd;
 	c.img_map = map;
 	c.img_len = map_len;
-	c.img_name = req->name;
+	/* A single file of a directory is named as itself. */
+	c.img_name = req->nfiles == 1 ? req->files[0].name : req->name;
 	c.n = m->nprocs;
 	c.all = calloc(c.n, sizeof(*c.all));
 	if (!c.all) {
@@ -1137,6 +1214,8 @@ int restart_run(const struct rst_request *req, struct rst_result *res, struct er
 	}
 	rc = restore_all(&c, res, err);
 	cleanup(&c);
+	if (rc < 0)
+		name_page_file(req, err);
 out:
 	free(c.all);
 	if (map)

@@ -9,9 +9,16 @@
 
 struct err;
 
+struct ctx_file;
+
 struct rst_request {
 	int fd;           /* the context: a file, or a pipe (spooled to memory first) */
-	const char *name; /* for messages */
+	const char *name; /* for messages; with files, what names them all (the directory) */
+	/* Or, with nfiles > 0 (fd is then not used): the files of a context written one
+	 * per process (cr_checkpoint -d), regular files read from their start, in any
+	 * order; or a single whole context. */
+	struct ctx_file *files;
+	uint32_t nfiles;
 	struct rst_opts opts;
 };
 
@@ -30,9 +37,9 @@ struct rst_result {
 void restart_note_inherited_fds(void);
 bool restart_fd_inherited(int fd);
 
-/* Restart the context read from req->fd. On success the process exists, as a child
- * of the caller, and runs (or is stopped as asked). On failure nothing of it is
- * left. */
+/* Restart the context read from req->fd (or req->files). On success the process
+ * exists, as a child of the caller, and runs (or is stopped as asked). On failure
+ * nothing of it is left. */
 int restart_run(const struct rst_request *req, struct rst_result *res, struct err *err);
 
 #endif

@@ -122,11 +122,13 @@ static int resolve(const struct ckpt_opts *o, pid_t *ret, struct err *err)
 
 /* ---- -d DIR: a directory of contexts ----
  *
- * DIR holds one context file per process, context.PID, and nothing else: each file is
- * a whole context with its own header (which names the request), so no index is
- * needed. The directory is built under a temporary name next to it, PARENT/.BASE.tmp,
- * and renamed into place once every file in it is written and synced: DIR appears
- * complete or not at all. One rename for the directory rather than one per file,
+ * DIR holds one context file per process of the scope, context.PID (zombies
+ * included), and nothing else. The engine writes each one when it asks for it
+ * (open_part): a whole context of its own, tied to the others by its part record
+ * (which checkpoint, which part of how many), so no index file is needed; a scope of
+ * one process gives one ordinary context. The directory is built under a temporary
+ * name next to it, PARENT/.BASE.tmp, and renamed into place once every file in it is
+ * written and synced: DIR appears complete or not at all. One rename for the directory rather than one per file,
  * because the files of a checkpoint belong together: renaming them one by one would
  * leave DIR holding some new files and some old ones in between, or after a crash.
  *
@@ -142,10 +144,26 @@ struct ckdir {
 	enum ckpt_policy policy;
 	const char *backup;     /* --backup=NAME */
 	bool made_work;         /* we created work (removed on failure) */
+	bool sync;              /* --sync: each file synced once written */
 	int fd;                 /* the context being written */
 	char file[32];          /* its name in work: context.PID */
 	char display[PATH_MAX]; /* DIR/context.PID, for messages */
+	pid_t *pids;            /* the files made so far, context.PID each */
+	uint32_t npids;
 };
+
+/* Whether name is a file this checkpoint made. */
+static bool ckdir_made(const struct ckdir *d, const char *name)
+{
+	char mine[32];
+
+	for (uint32_t i = 0; i < d->npids; i++) {
+		snprintf(mine, sizeof(mine), "context.%d", d->pids[i]);
+		if (!strcmp(name, mine))
+			return true;
+	}
+	return false;
+}
 
 /* Whether the directory at path holds nothing but context files. 1 yes, 0 no, or
  * -errno. */
@@ -165,8 +183,9 @@ static int only_contexts(const char *path)
 	return rc;
 }
 
-/* Remove the context files of the directory at path, but keep. Returns 0 or -errno. */
-static int remove_contexts(const char *path, const char *keep)
+/* Remove the context files of the directory at path, but those keep made (if
+ * given). Returns 0 or -errno. */
+static int remove_contexts(const char *path, const struct ckdir *keep)
 {
 	struct dirent *de;
 	DIR *d = opendir(path);
@@ -175,7 +194,7 @@ static int remove_contexts(const char *path, const char *keep)
 	if (!d)
 		return -errno;
 	while ((de = readdir(d)))
-		if (tool_is_context_name(de->d_name) && (!keep || strcmp(de->d_name, keep)) &&
+		if (tool_is_context_name(de->d_name) && (!keep || !ckdir_made(keep, de->d_name)) &&
 		    unlinkat(dirfd(d), de->d_name, 0) < 0 && !rc)
 			rc = -errno;
 	closedir(d);
@@ -215,6 +234,7 @@ static int ckdir_init(struct ckdir *d, const struct ckpt_opts *o, struct err *er
 	d->fd = -1;
 	d->policy = o->policy;
 	d->backup = o->backup_name;
+	d->sync = o->sync;
 	d->final = strdup(o->dir);
 	if (!c1 || !c2 || !d->final) {
 		rc = err_set(err, -ENOMEM, "out of memory");
@@ -271,12 +291,37 @@ static int ckdir_open(struct ckdir *d, struct err *err)
 	return 0;
 }
 
-/* Open work/context.PID for one process; the engine writes it through d->fd. */
+/* The file being written is whole: make it durable (--sync) and close it. */
+static int ckdir_close_file(struct ckdir *d, struct err *err)
+{
+	int fd = d->fd;
+
+	if (fd < 0)
+		return 0;
+	d->fd = -1;
+	if (d->sync && fsync(fd) < 0) {
+		close(fd);
+		return err_sys(err, "cannot sync %s", d->display);
+	}
+	if (close(fd) < 0)
+		return err_sys(err, "cannot write %s", d->display);
+	return 0;
+}
+
+/* Open work/context.PID for one process, once the one before is whole; the engine
+ * writes it through d->fd. */
 static int ckdir_add(struct ckdir *d, pid_t pid, struct err *err)
 {
 	int flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY | O_CLOEXEC;
 	char path[PATH_MAX];
+	pid_t *pids;
 
+	if (ckdir_close_file(d, err) < 0)
+		return err->code;
+	pids = realloc(d->pids, (d->npids + 1u) * sizeof(*pids));
+	if (!pids)
+		return err_set(err, -ENOMEM, "out of memory");
+	d->pids = pids;
 	snprintf(d->file, sizeof(d->file), "context.%d", pid);
 	snprintf(d->display, sizeof(d->display), "%s/%s", d->final, d->file);
 	snprintf(path, sizeof(path), "%s/%s", d->work, d->file);
@@ -287,6 +332,7 @@ static int ckdir_add(struct ckdir *d, pid_t pid, struct err *err)
 	d->fd = open(path, flags, 0400);
 	if (d->fd < 0)
 		return err_sys(err, "cannot open %s", path);
+	d->pids[d->npids++] = pid;
 	return 0;
 }
 
@@ -313,18 +359,13 @@ static int ckdir_commit(struct ckdir *d, bool sync, bool verbose, struct err *er
 	char name[PATH_MAX], *c;
 	int r;
 
-	if (sync && fsync(d->fd) < 0)
-		return err_sys(err, "cannot sync %s", d->display);
-	if (close(d->fd) < 0) {
-		d->fd = -1;
-		return err_sys(err, "cannot write %s", d->display);
-	}
-	d->fd = -1;
+	if (ckdir_close_file(d, err) < 0)
+		return err->code;
 	if (sync)
 		sync_path(d->work, verbose);
 	if (!d->tmp) {
 		/* --clobber: DIR is written; what it held before goes. */
-		r = remove_contexts(d->final, d->file);
+		r = remove_contexts(d->final, d);
 		if (r < 0)
 			return err_code(err, r, "cannot remove the old contexts of %s", d->final);
 	} else if (d->policy == CPOL_NOCLOBBER) {
@@ -358,7 +399,7 @@ static int ckdir_commit(struct ckdir *d, bool sync, bool verbose, struct err *er
 }
 
 /* After a failure: nothing written stays. An existing DIR is left as it was, but
- * with --clobber, where the file written in it goes. */
+ * with --clobber, where the files written in it go. */
 static void ckdir_abort(struct ckdir *d)
 {
 	char path[PATH_MAX];
@@ -367,10 +408,11 @@ static void ckdir_abort(struct ckdir *d)
 		close(d->fd);
 		d->fd = -1;
 	}
-	if (d->file[0]) {
-		snprintf(path, sizeof(path), "%s/%s", d->work, d->file);
+	for (uint32_t i = 0; d->work && i < d->npids; i++) {
+		snprintf(path, sizeof(path), "%s/context.%d", d->work, d->pids[i]);
 		unlink(path);
 	}
+	d->npids = 0;
 	if (d->made_work)
 		rmdir(d->work);
 }
@@ -381,7 +423,9 @@ static void ckdir_fini(struct ckdir *d)
 		close(d->fd);
 	free(d->final);
 	free(d->tmp);
+	free(d->pids);
 	d->final = d->tmp = NULL;
+	d->pids = NULL;
 }
 
 struct commit_arg {
@@ -397,6 +441,19 @@ static int commit(void *arg, struct err *err)
 	if (a->dir)
 		return ckdir_commit(a->dir, a->sync, a->verbose, err);
 	return dest_commit(a->dest, a->sync, err);
+}
+
+/* -d: the engine asks for each process's file in turn. */
+static int open_part(void *arg, pid_t pid, int *ret_fd, const char **ret_name, struct err *err)
+{
+	struct ckdir *d = arg;
+	int rc = ckdir_add(d, pid, err);
+
+	if (rc < 0)
+		return rc;
+	*ret_fd = d->fd;
+	*ret_name = d->display;
+	return 0;
 }
 
 /* BLCR's CR_CHKPT_PTRACE* bits for the --ptraced-* and --ptracer-* options. */
@@ -472,11 +529,11 @@ static int request(const struct ckpt_opts *o)
 		goto out;
 	if (o->dest == CDEST_DIR) {
 		rc = ckdir_open(&dir, &err);
-		if (rc == 0)
-			rc = ckdir_add(&dir, req.pid, &err);
-		if (rc == 0 && o->verbosity > 0 && !quiet)
-			fprintf(stderr, PROG ": writing %s/%s, then renaming %s to %s\n", dir.work,
-				dir.file, dir.work, dir.final);
+		if (rc == 0 && o->verbosity > 0 && !quiet && dir.tmp)
+			fprintf(stderr, PROG ": writing %s/context.PID, then renaming %s to %s\n",
+				dir.work, dir.work, dir.final);
+		else if (rc == 0 && o->verbosity > 0 && !quiet)
+			fprintf(stderr, PROG ": writing %s/context.PID\n", dir.work);
 	} else if (o->dest == CDEST_FD) {
 		rc = dest_open_fd(&dest, o->fd, &err);
 	} else {
@@ -491,8 +548,12 @@ static int request(const struct ckpt_opts *o)
 		rc = err_sys(&err, "cannot set the time limit");
 		goto out;
 	}
-	req.fd = o->dest == CDEST_DIR ? dir.fd : dest.fd;
-	req.dest_name = o->dest == CDEST_DIR ? dir.display : dest_display(&dest);
+	req.fd = o->dest == CDEST_DIR ? -1 : dest.fd;
+	req.dest_name = o->dest == CDEST_DIR ? dir.final : dest_display(&dest);
+	if (o->dest == CDEST_DIR) {
+		req.open_part = open_part;
+		req.part_arg = &dir;
+	}
 	req.commit = commit;
 	req.commit_arg = &ca;
 	req.signal = o->signal;

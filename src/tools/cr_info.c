@@ -1,5 +1,7 @@
 /* cr_info: what a context file holds, as text or JSON. Reads and checks the whole
- * file, page data included, and fails (EIO, EINVAL) on any damage. */
+ * file, page data included, and fails (EIO, EINVAL) on any damage. A directory
+ * written by cr_checkpoint -d is read as one context; one part of it alone is checked
+ * record by record and said to be a part. */
 #include "common.h"
 
 #include "engine/checkpoint.h"
@@ -16,6 +18,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,10 +29,11 @@
 
 static void usage(FILE *f)
 {
-	fputs("Usage: " PROG " [--json] FILE\n"
+	fputs("Usage: " PROG " [--json] FILE|DIR\n"
 	      "       " PROG " [--json] -F FD\n"
 	      "Check a context file made by cr_checkpoint and print what it holds: where and\n"
-	      "when it was made, its processes, threads, memory and descriptors.\n"
+	      "when it was made, its processes, threads, memory and descriptors. DIR: a\n"
+	      "directory written by cr_checkpoint -d, one file per process, read as one.\n"
 	      "\n"
 	      "  -j, --json      print JSON instead of text\n"
 	      "  -F, --fd FD     read the context from the open descriptor FD (may be a pipe)\n"
@@ -49,7 +53,29 @@ static const char *scope_name(uint32_t s)
 	return s < 4 ? n[s] : "?";
 }
 
-static void print_model(const struct model *m, bool json)
+/* Which checkpoint a set, or a part read alone, belongs to. */
+static void print_set(struct out *o, const struct ctx_file *files, uint32_t n)
+{
+	char id[2 * CTX_SET_ID_LEN + 1];
+
+	if (!files[0].part)
+		return;
+	for (int i = 0; i < CTX_SET_ID_LEN; i++)
+		snprintf(id + 2 * i, 3, "%02x", files[0].set_id[i]);
+	out_obj_begin(o, "set");
+	out_str(o, "checkpoint", id);
+	if (n == 1)
+		out_u64(o, "part", files[0].part);
+	out_u64(o, "parts", files[0].nparts);
+	out_u64(o, "processes", files[0].set_nprocs);
+	/* Read alone, a part's references to the others (the files its descriptors
+	 * use, the processes its records name) are not checked. */
+	out_bool(o, "alone", n == 1);
+	out_obj_end(o);
+}
+
+static void print_model(const struct model *m, const struct ctx_file *files, uint32_t nfiles,
+			bool json)
 {
 	const struct img_meta *meta = &m->meta;
 	char when[64] = "?";
@@ -75,6 +101,7 @@ static void print_model(const struct model *m, bool json)
 	out_i64(&o, "target", meta->req.target);
 	out_hex(&o, "flags", meta->req.flags);
 	out_obj_end(&o);
+	print_set(&o, files, nfiles);
 	out_arr_begin(&o, "processes");
 	for (uint32_t i = 0; i < m->nprocs; i++) {
 		const struct proc_img *p = &m->procs[i];
@@ -103,9 +130,12 @@ int main(int argc, char **argv)
 	};
 	struct err err = {0};
 	struct model *m = NULL;
+	struct ctx_file one, *files = &one;
+	uint32_t nfiles = 1;
 	bool json = false;
 	const char *name = NULL;
-	char namebuf[32];
+	char namebuf[32], msg[PATH_MAX + 128];
+	struct stat st;
 	long fdnum = -1;
 	int c, fd, rc;
 
@@ -154,12 +184,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": cannot open context %s: %s\n", name, strerror(errno));
 		return 255;
 	}
-	rc = context_load(fd, name, IMG_PAGES_VERIFY, &m, &err);
-	if (rc < 0) {
-		fprintf(stderr, PROG ": %s\n", err.msg);
-		return tool_exit_code(rc);
+	memset(&one, 0, sizeof(one));
+	one.fd = fd;
+	one.name = name;
+	if (fdnum < 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		rc = tool_open_context_dir(name, &files, &nfiles, msg, sizeof(msg));
+		if (rc < 0) {
+			fprintf(stderr, PROG ": %s\n", msg);
+			return rc == -EINVAL ? EINVAL : 255;
+		}
 	}
-	print_model(m, json);
+	/* A file alone may be a part; a directory must hold every part. */
+	rc = context_load_files(files, nfiles, name, IMG_PAGES_VERIFY,
+				files == &one ? CTX_LOAD_LONE_PART : 0, &m, &err);
+	if (rc < 0)
+		fprintf(stderr, PROG ": %s\n", err.msg);
+	else
+		print_model(m, files, nfiles, json);
 	model_free(m);
-	return 0;
+	if (files != &one)
+		tool_close_context_files(files, nfiles);
+	return tool_exit_code(rc);
 }

@@ -3,6 +3,7 @@
 #include "common.h"
 #include "opts.h"
 
+#include "engine/context.h"
 #include "engine/err.h"
 #include "engine/log.h"
 #include "engine/restart.h"
@@ -37,8 +38,8 @@ static void usage(FILE *f)
 	      "Source (at most one; none means FILE):\n"
 	      "  -f, --file FILE           read the context from FILE\n"
 	      "  -F, --fd FD               read it from the open descriptor FD (may be a pipe)\n"
-	      "  -d, --dir DIR             read the context file in DIR, as cr_checkpoint -d\n"
-	      "                            writes it\n"
+	      "  -d, --dir DIR             read the context from DIR, as cr_checkpoint -d\n"
+	      "                            writes it: one file per process\n"
 	      "\n"
 	      "Signal once restarted (the last one given counts):\n"
 	      "      --run                 none (default)\n"
@@ -216,6 +217,8 @@ struct source {
 	int fd;
 	const char *name;
 	char path[PATH_MAX + 16];
+	struct ctx_file *files; /* -d DIR: its context files */
+	uint32_t nfiles;
 	enum rst_hook cls;
 	int code;
 	char msg[PATH_MAX + 128];
@@ -235,50 +238,18 @@ static int source_fail(struct source *s, enum rst_hook cls, int code, const char
 	return -1;
 }
 
-/* -d DIR, as cr_checkpoint -d writes it: one context file "context.PID" per process.
- * Other entries are not crest's and are left alone. */
+/* -d DIR, as cr_checkpoint -d writes it: one context file "context.PID" per process
+ * (the parts of one checkpoint), or a single whole context. */
 static int open_dir_source(const char *dir, struct source *s)
 {
-	char first[NAME_MAX + 1] = "";
-	struct dirent *de;
-	int n = 0, e;
-	DIR *d;
+	int rc = tool_open_context_dir(dir, &s->files, &s->nfiles, s->msg, sizeof(s->msg));
 
-	d = opendir(dir);
-	if (!d)
-		return source_fail(s, HOOK_ARGS, 255, "cannot open context directory %s: %s", dir,
-				   strerror(errno));
-	while ((errno = 0, de = readdir(d))) {
-		struct stat st;
-
-		if (!tool_is_context_name(de->d_name) ||
-		    fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (!n++)
-			snprintf(first, sizeof(first), "%s", de->d_name);
-	}
-	e = errno;
-	closedir(d);
-	if (e)
-		return source_fail(s, HOOK_ARGS, 255, "cannot read context directory %s: %s", dir,
-				   strerror(e));
-	if (n == 0)
-		return source_fail(s, HOOK_ARGS, EINVAL,
-				   "%s holds no context file (context.PID): not a directory "
-				   "written by cr_checkpoint -d",
-				   dir);
-	if (n > 1)
-		return source_fail(s, HOOK_PERM, ENOTSUP,
-				   "%s holds %d context files; restarting several processes is "
-				   "not supported yet",
-				   dir, n);
-	snprintf(s->path, sizeof(s->path), "%s/%s", dir, first);
-	s->name = s->path;
-	s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
-	if (s->fd < 0)
-		return source_fail(s, HOOK_ARGS, 255, "cannot open context %s: %s", s->path,
-				   strerror(errno));
-	return s->fd;
+	s->name = dir;
+	if (rc == 0)
+		return 0;
+	s->code = rc == -ENOMEM ? ENOMEM : rc == -EINVAL ? EINVAL : 255;
+	s->cls = rc == -ENOMEM ? HOOK_TEMP : HOOK_ARGS;
+	return -1;
 }
 
 static int open_source(const struct rst_cli *o, struct source *s)
@@ -311,6 +282,9 @@ static void close_source(const struct rst_cli *o, struct source *s)
 	if (s->fd >= 0 && (o->src != RSRC_FD || s->fd != o->fd))
 		close(s->fd);
 	s->fd = -1;
+	tool_close_context_files(s->files, s->nfiles);
+	s->files = NULL;
+	s->nfiles = 0;
 }
 
 int main(int argc, char **argv)
@@ -362,6 +336,7 @@ int main(int argc, char **argv)
 	}
 	if (open_source(&o, &src) < 0) {
 		rc = fail(&o, src.cls, src.code, src.msg, &orig);
+		close_source(&o, &src);
 		free(relocs);
 		rst_cli_fini(&o);
 		return rc;
@@ -376,6 +351,8 @@ int main(int argc, char **argv)
 	memset(&req, 0, sizeof(req));
 	req.fd = src.fd;
 	req.name = src.name;
+	req.files = src.files;
+	req.nfiles = src.nfiles;
 	req.opts.restore_pid = o.restore_pid;
 	req.opts.restore_pgid = o.restore_pgid;
 	req.opts.restore_sid = o.restore_sid;

@@ -149,10 +149,12 @@ for fp in checkpoint:collect checkpoint:write; do
 	cmp -s "$W/a/context.$T" "$W/kept2" 2>/dev/null || cp -p "$W/a/context.$T" "$W/kept2"
 	no_tmp "$W/a" || why="$why temporary left;"
 	verdict "fault $fp onto an existing DIR: it stays" "$why"
+	# The files are made as they are written: a failure before leaves DIR as it was.
+	[ "$fp" = checkpoint:collect ] && want="context.$T readme " || want="readme "
 	run env CREST_FAULT=$fp "$CKPT" --clobber -d "$W/k" "$T"
 	why=""
-	[ "$(list "$W/k")" = "readme " ] || why="$W/k holds '$(list "$W/k")';"
-	verdict "fault $fp with --clobber: the file written goes" "$why"
+	[ "$(list "$W/k")" = "$want" ] || why="$W/k holds '$(list "$W/k")', want '$want';"
+	verdict "fault $fp with --clobber: only what was written goes" "$why"
 done
 
 # A temporary left by a checkpoint that died: replaced if it holds only contexts.
@@ -192,28 +194,6 @@ why=""
 [ "$rc" = 0 ] || why="exit $rc: $(errline)"
 verdict "cr_info reads DIR/context.PID" "$why"
 
-# A tree: today the engine writes it into one file, named after the target, which
-# cr_restart -d restarts whole.
-bash -c "sleep 1000 & exec \"$COUNTER\" \"$W/tree.count\"" </dev/null >/dev/null 2>&1 &
-TP=$!
-started+=("$TP")
-wait_until has_count "$W/tree.count"
-TK=$(children "$TP" | tr -d " ")
-run "$CKPT" --kill -T -d "$W/t" "$TP"
-reap "$TP"
-wait_until gone "$TK"
-why=""
-[ "$rc" = 0 ] || why="checkpoint: exit $rc: $(errline);"
-[ "$(list "$W/t")" = "context.$TP " ] || why="$why $W/t holds '$(list "$W/t")';"
-start_restart -d "$W/t"
-wait_until ready_at "$TP" counter || why="$why not back at pid $TP: $(tr '\n' '|' <"$W/rerr");"
-wait_until ready_at "$TK" sleep || why="$why the child is not back at pid $TK;"
-[ "$(children "$TP" | tr -d ' ')" = "$TK" ] || why="$why $TK is not the child of $TP;"
-progresses "$W/tree.count" || why="$why it does not count;"
-verdict "a tree: one context in DIR, restarted with -d" "$why"
-kill -KILL "$TK" "$TP" 2>/dev/null
-reap "$rpid"
-
 # Refusals, in their classes.
 r_fails() { # name, code, pattern, args...
 	local name=$1 want=$2 pat=$3 why=""
@@ -236,9 +216,185 @@ r_fails "cr_restart -d a file: args, 255" 255 "$W/file" -d "$W/file"
 r_fails "cr_restart -d empty: args, EINVAL" 22 "no context" -d "$W/empty"
 r_fails "cr_restart -d with no context.PID names: EINVAL" 22 "no context" -d "$W/odd"
 r_fails "cr_restart -d empty: --run-on-fail-args" 42 "" --run-on-fail-args "exit 42" -d "$W/empty"
-r_fails "cr_restart -d two contexts: perm, ENOTSUP" 95 "2 context files" -d "$W/two"
-r_fails "cr_restart -d two contexts: --run-on-fail-perm" 42 "" --run-on-fail-perm "exit 42" \
+r_fails "cr_restart -d two whole contexts: perm, EINVAL" 22 "whole context of its own" -d "$W/two"
+r_fails "cr_restart -d two whole contexts: --run-on-fail-perm" 42 "" --run-on-fail-perm "exit 42" \
 	-d "$W/two"
 r_fails "cr_restart -d and a FILE: EINVAL" 22 "one source" -d "$W/r" "$W/r/context.$T"
 r_fails "cr_restart -d and -f: EINVAL" 22 "one source" -d "$W/r" -f "$W/r/context.$T"
+
+# ---- a tree: one file per process ----
+# dirtree (tests/fail/dirtree.c): a top that counts, a zombie child, and a writer and
+# a reader joined by a pipe holding a line until DIR/go appears; the reader then
+# writes the line to DIR/got.
+DT=$TBIN/fail/dirtree
+if [ ! -x "$DT" ]; then
+	fail "setup" "$DT is missing (make test-progs)"
+	finish
+fi
+
+# Start a tree working in DIR: sets TOP, ZOMB (the zombie) and KIDS (the other two).
+start_tree() { # dir
+	local c
+	rm -rf "$1" && mkdir -p "$1"
+	"$DT" "$1" </dev/null >/dev/null 2>&1 &
+	TOP=$!
+	started+=("$TOP")
+	disown "$TOP" # killed by --kill: no notice from bash (bash still reaps it)
+	wait_until test -e "$1/written" && wait_until has_count "$1/top.count" || return 1
+	ZOMB="" KIDS=""
+	for c in $(children "$TOP"); do
+		if state_is "$c" Z; then ZOMB=$c; else KIDS="$KIDS $c"; fi
+	done
+	# shellcheck disable=SC2086 # a list of pids
+	[ -n "$ZOMB" ] && [ "$(echo $KIDS | wc -w)" = 2 ]
+}
+
+# The files a checkpoint of the tree must give, as list() prints them.
+tree_files() {
+	local p
+	for p in "$TOP" "$ZOMB" $KIDS; do echo "context.$p"; done | sort | tr '\n' ' '
+}
+
+# The tree is whole at its pids: the top counts, the zombie is its zombie child,
+# the others its children (and not stopped or traced). Prints what is wrong.
+tree_ok() { # dir
+	local k why=""
+	wait_until ready_at "$TOP" dirtree || why="the top is not back at $TOP;"
+	progresses "$1/top.count" || why="$why the top does not count;"
+	state_is "$ZOMB" Z || why="$why $ZOMB is not a zombie;"
+	for k in $KIDS; do
+		wait_until ready_at "$k" dirtree || why="$why $k is not back;"
+	done
+	[ "$(children "$TOP" | tr ' ' '\n' | grep . | sort -n | tr '\n' ' ')" = \
+		"$(echo "$ZOMB $KIDS" | tr ' ' '\n' | grep . | sort -n | tr '\n' ' ')" ] ||
+		why="$why the top's children are '$(children "$TOP")';"
+	echo "$why"
+}
+
+# How many processes of this test's trees run (a failed restart must add none): the
+# restored ones would have the same command line.
+ntree() { pgrep -fc -- "$DT $W/dt"; }
+
+if ! start_tree "$W/dt"; then
+	fail "setup" "the tree did not start"
+	finish
+fi
+run "$CKPT" -T -d "$W/tree" "$TOP"
+why=""
+[ "$rc" = 0 ] || why="exit $rc: $(errline);"
+[ "$(list "$W/tree")" = "$(tree_files)" ] ||
+	why="$why $W/tree holds '$(list "$W/tree")', want '$(tree_files)';"
+for f in "$W"/tree/context.*; do
+	[ "$(stat -c %a "$f")" = 400 ] || why="$why $f mode $(stat -c %a "$f");"
+done
+no_tmp "$W/tree" || why="$why temporary left;"
+progresses "$W/dt/top.count" || why="$why the tree does not count;"
+verdict "a tree with a zombie and a pipe: one context.PID per process" "$why"
+
+run "$INFO" "$W/tree"
+why=""
+[ "$rc" = 0 ] || why="exit $rc: $(errline);"
+[ "$(grep -c '^  - process' "$W/out")" = 4 ] || why="$why not 4 processes;"
+grep -q "^  parts: 4" "$W/out" || why="$why no 'parts: 4';"
+verdict "cr_info DIR: the whole set" "$why"
+run "$INFO" --json "$W/tree/context.$ZOMB"
+why=""
+[ "$rc" = 0 ] || why="exit $rc: $(errline);"
+grep -q '"parts": 4' "$W/out" && grep -q '"alone": true' "$W/out" &&
+	grep -qE '"part": [0-9]' "$W/out" || why="$why does not say it is a part: $(head -c 300 "$W/out");"
+verdict "cr_info of one part: which part of which set" "$why"
+
+# Broken sets, refused before anything is made (the tree runs on at its pids, so a
+# restart that went further would fail with EBUSY instead).
+run "$CKPT" -T -d "$W/tree2" "$TOP"
+[ "$rc" = 0 ] || fail "second checkpoint" "exit $rc: $(errline)"
+# shellcheck disable=SC2086 # a list of pids
+set -- $KIDS
+K1=$1 K2=$2
+broken() { # name
+	rm -rf "${W:?}/$1" && cp -a "$W/tree" "$W/$1" && chmod u+w "$W/$1"/*
+}
+set_fails() { # name, code, pattern, dir
+	local n0 why=""
+	n0=$(ntree)
+	r_fails "$@"
+	[ "$(ntree)" = "$n0" ] || why="$(ntree) dirtree processes, $n0 before;"
+	progresses "$W/dt/top.count" || why="$why the tree does not count;"
+	[ -n "$why" ] && fail "$1: nothing made" "$why"
+}
+broken miss && rm "$W/miss/context.$K1"
+set_fails "-d: a part missing: EIO, named" 5 "part [0-9] of 4 .*\(pid $K1\) is missing" -d "$W/miss"
+broken dup && cp -p "$W/dup/context.$K1" "$W/dup/context.99999999"
+set_fails "-d: a part twice: EINVAL" 22 "context.$K1 and .*context.99999999 are both part" \
+	-d "$W/dup"
+broken trunc && truncate -s "$(($(stat -c %s "$W/trunc/context.$K2") / 2))" "$W/trunc/context.$K2"
+set_fails "-d: a part truncated: EIO, named" 5 "context.$K2: truncated" -d "$W/trunc"
+broken swap && cp -p "$W/tree2/context.$K1" "$W/swap/context.$K1"
+set_fails "-d: a part of another checkpoint of the tree: EINVAL" 22 \
+	"context.$K1 belongs to another checkpoint" -d "$W/swap"
+broken ren && mv "$W/ren/context.$K1" "$W/ren/x" && mv "$W/ren/context.$K2" "$W/ren/context.$K1" &&
+	mv "$W/ren/x" "$W/ren/context.$K2"
+set_fails "-d: two parts' names swapped: EINVAL" 22 "holds pid $K2, not pid $K1" -d "$W/ren"
+broken whole && cp -p "$W/r/context.$T" "$W/whole/context.$T"
+set_fails "-d: a whole context among the parts: EINVAL" 22 "whole context of its own" \
+	-d "$W/whole"
+broken damaged && "$CTXTOOL" flip "$W/damaged/context.$ZOMB" 100 >/dev/null
+set_fails "-d: a part damaged: EIO, named" 5 "context.$ZOMB" -d "$W/damaged"
+set_fails "one part as FILE: EINVAL, says to use -d" 22 "part [0-9] of 4 .*cr_restart -d" \
+	"$W/tree/context.$TOP"
+set_fails "-d: a part missing: --run-on-fail-perm" 42 "" --run-on-fail-perm "exit 42" \
+	-d "$W/miss"
+# A part of another tree's checkpoint.
+TOP1=$TOP ZOMB1=$ZOMB KIDS1=$KIDS
+if start_tree "$W/dt2"; then
+	run "$CKPT" -T -d "$W/other" "$TOP"
+	broken extra && cp -p "$W/other/context.$TOP" "$W/extra/"
+	set_fails "-d: a part of another tree's checkpoint: EINVAL" 22 \
+		"context.$TOP belongs to another checkpoint" -d "$W/extra"
+	# shellcheck disable=SC2086 # a list of pids
+	kill -KILL "$TOP" $KIDS 2>/dev/null
+	wait_until gone "$TOP"
+else
+	fail "a second tree" "it did not start"
+fi
+TOP=$TOP1 ZOMB=$ZOMB1 KIDS=$KIDS1
+
+# --kill, then cr_restart -d, three times over; then the line in the pipe arrives.
+run "$CKPT" --kill -T -d "$W/cyc" "$TOP"
+wait_until gone "$TOP"
+for k in $KIDS; do wait_until gone "$k"; done
+why=""
+[ "$rc" = 0 ] || why="checkpoint: exit $rc: $(errline);"
+rm -rf "$W/damaged2" && cp -a "$W/cyc" "$W/damaged2" && chmod u+w "$W/damaged2"/*
+# Page data is checked while it is loaded: the file holding it is named.
+off=$("$CTXTOOL" list "$W/damaged2/context.$K1" | awk '$3 == "pages" {print $4 + 24 + $5 - 100; exit}')
+"$CTXTOOL" flip "$W/damaged2/context.$K1" "$off" >/dev/null
+run "$RSTRT" -d "$W/damaged2"
+[ "$rc" = 5 ] || why="$why damaged page data: exit $rc, want 5;"
+grep -q "context.$K1: page data at offset" "$W/err" || why="$why damaged page data: $(errline);"
+for p in "$TOP" "$ZOMB" $KIDS; do
+	gone "$p" || why="$why damaged page data: pid $p left;"
+done
+verdict "-d: page data damaged in a part: EIO, the file named, nothing left" "$why"
+for cycle in 1 2 3; do
+	why=""
+	start_restart -d "$W/cyc"
+	why=$(tree_ok "$W/dt")
+	[ -n "$why" ] && why="$why stderr: $(tr '\n' '|' <"$W/rerr")"
+	verdict "--kill and cr_restart -d, cycle $cycle: the tree is back" "$why"
+	[ "$cycle" = 3 ] && break
+	run "$CKPT" --kill -T -d "$W/cyc" "$TOP"
+	[ "$rc" = 0 ] || fail "cycle $cycle: checkpoint" "exit $rc: $(errline)"
+	reap "$rpid"
+	for k in $KIDS; do wait_until gone "$k"; done
+	[ "$(list "$W/cyc")" = "$(tree_files)" ] || fail "cycle $cycle: files" "$(list "$W/cyc")"
+done
+touch "$W/dt/go"
+why=""
+wait_until test -s "$W/dt/got" || why="nothing arrived;"
+[ "$(cat "$W/dt/got" 2>/dev/null)" = "through the pipe" ] || why="$why got '$(cat "$W/dt/got")';"
+verdict "after three cycles the line in the pipe arrives" "$why"
+# shellcheck disable=SC2086 # a list of pids
+kill -KILL "$TOP" $KIDS 2>/dev/null
+reap "$rpid"
 finish

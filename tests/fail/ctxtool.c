@@ -39,7 +39,7 @@ static const char *const names[] = {
     [1] = "header",      [2] = "process", [3] = "memory-map",   [4] = "pages",
     [5] = "thread",      [6] = "signals", [7] = "timers",       [8] = "file",
     [9] = "descriptors", [10] = "pipe",   [11] = "credentials", [12] = "file-data",
-    [13] = "locks",       [14] = "sysvipc",
+    [13] = "locks",       [14] = "sysvipc",     [15] = "part",
 };
 
 static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
