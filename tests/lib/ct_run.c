@@ -1,9 +1,10 @@
 /* ct_run: the harness side of crest's state tests.
  *
- *   ct_run [-m continue|restart|cycles|newpid|pidns] [-n CYCLES] [-t SECONDS] [-T]
+ *   ct_run [-m continue|restart|cycles|newpid|pidns] [-n CYCLES] [-t SECONDS] [-T] [-D]
  *          [-x CKPT_OPTION]... [-r RESTART_OPTION]... NAME PROGRAM [ARGS...]
  *
- * -T checkpoints the program's whole tree instead of the program alone.
+ * -T checkpoints the program's whole tree instead of the program alone. -D writes the
+ * context as a directory, one file per process (cr_checkpoint -d, cr_restart -d).
  *
  * Starts PROGRAM in its own process group and in a fresh directory, waits for its
  * "READY", checkpoints it with the real cr_checkpoint, then:
@@ -36,6 +37,7 @@ static int timeout_s = 30;
 static bool newpid; /* mode newpid: restart with --no-restore-pid */
 static bool pidns;  /* mode pidns: restart with --pidns */
 static const char *scope = "-p"; /* -T: the program's whole tree */
+static const char *ctx_opt = "-f"; /* -D: "-d", a directory of contexts */
 static char *rst_extra[16];      /* -r: more cr_restart options */
 static int nrst_extra;
 static pid_t groups[16];
@@ -164,7 +166,7 @@ static void checkpoint(const char *tool, pid_t pid, bool kill_it, char **extra, 
 	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
 	argv[n++] = (char *)tool;
 	argv[n++] = (char *)scope;
-	argv[n++] = "-f";
+	argv[n++] = (char *)ctx_opt;
 	argv[n++] = "context";
 	if (kill_it)
 		argv[n++] = "--kill";
@@ -209,6 +211,8 @@ static pid_t restart(const char *tool, int *to, int *from)
 			args[n++] = "--pidns";
 		for (int i = 0; i < nrst_extra; i++)
 			args[n++] = rst_extra[i];
+		if (ctx_opt[1] == 'd')
+			args[n++] = "-d";
 		args[n++] = "context";
 		args[n] = NULL;
 		execvp(tool, args);
@@ -352,7 +356,7 @@ int main(int argc, char **argv)
 		ckpt = "cr_checkpoint";
 	if (!rst)
 		rst = "cr_restart";
-	while ((opt = getopt(argc, argv, "+m:n:t:x:r:T")) != -1) {
+	while ((opt = getopt(argc, argv, "+m:n:t:x:r:TD")) != -1) {
 		switch (opt) {
 		case 'm':
 			mode = optarg;
@@ -366,6 +370,9 @@ int main(int argc, char **argv)
 		case 'T':
 			scope = "-T";
 			break;
+		case 'D':
+			ctx_opt = "-d";
+			break;
 		case 'r':
 			if (nrst_extra < 16)
 				rst_extra[nrst_extra++] = optarg;
@@ -375,12 +382,12 @@ int main(int argc, char **argv)
 			extra[nextra++] = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: ct_run [-m MODE] [-n N] [-t S] [-T] [-x OPT]... [-r OPT]... NAME PROG [ARGS]\n");
+			fprintf(stderr, "usage: ct_run [-m MODE] [-n N] [-t S] [-T] [-D] [-x OPT]... [-r OPT]... NAME PROG [ARGS]\n");
 			return 2;
 		}
 	}
 	if (argc - optind < 2) {
-		fprintf(stderr, "usage: ct_run [-m MODE] [-n N] [-t S] [-T] [-x OPT]... [-r OPT]... NAME PROG [ARGS]\n");
+		fprintf(stderr, "usage: ct_run [-m MODE] [-n N] [-t S] [-T] [-D] [-x OPT]... [-r OPT]... NAME PROG [ARGS]\n");
 		return 2;
 	}
 	name = argv[optind];
