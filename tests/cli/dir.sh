@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # dir.sh: -d/--dir DIR, which BLCR never implemented. cr_checkpoint -d DIR writes a
-# directory holding one context file, context.PID, per file the engine writes (today
-# one: a tree, group or session goes into the target's file), built as PARENT/.BASE.tmp
+# directory holding one context file, context.PID, per process saved (zombies
+# included; a single process gives one ordinary context), built as PARENT/.BASE.tmp
 # and renamed into place: DIR appears whole or not at all, and no failure leaves a
 # temporary behind. An existing DIR is swapped atomically for the new one (--atomic,
 # only if it holds nothing but contexts), kept as DIR.~N~ or NAME (--backup), refused
 # (--noclobber, EEXIST), or written in place (--clobber). cr_restart -d DIR restarts
-# what DIR holds; a DIR that cannot be read, holds no context or holds several is
-# refused in the right class.
+# every process DIR holds together: a tree with a zombie and data in a pipe comes
+# back whole, also after --kill and restart three times over. A DIR that cannot be
+# read or holds no context, and a set with a part missing, twice, truncated, damaged
+# (every record of the first part in turn), renamed or of another checkpoint, are
+# refused in the right class, naming the file, before anything is made. cr_info reads
+# DIR as one context, and says of one of its files which part it is.
 #
 #   BIN=build/bin TBIN=build/tests bash tests/cli/dir.sh
 # shellcheck source=tests/fail/common.bash
@@ -344,6 +348,51 @@ set_fails "one part as FILE: EINVAL, says to use -d" 22 "part [0-9] of 4 .*cr_re
 	"$W/tree/context.$TOP"
 set_fails "-d: a part missing: --run-on-fail-perm" 42 "" --run-on-fail-perm "exit 42" \
 	-d "$W/miss"
+
+# Every record of the first part (its process's and the shared ones) damaged in turn:
+# the set is refused (5 or 22) by cr_info, and by cr_restart before it makes anything
+# (page data, checked as it is loaded, only by cr_info: the tree runs on here).
+why="" nrec=0
+while read -r idx _ rname off len _; do
+	[ "$rname" = size ] && continue
+	nrec=$((nrec + 1))
+	broken dmg
+	"$CTXTOOL" flip "$W/dmg/context.$TOP" $((off + 24 + (len > 0 ? len / 2 : -1))) >/dev/null
+	run "$INFO" "$W/dmg"
+	case $rc in 5 | 22) ;; *) why="$why cr_info, record $idx ($rname): exit $rc;" ;; esac
+	crashed "$rc" "$W/err" && why="$why cr_info, record $idx: crashed;"
+	[ "$rname" = pages ] && continue
+	run "$RSTRT" -d "$W/dmg"
+	case $rc in 5 | 22) ;; *) why="$why cr_restart, record $idx ($rname): exit $rc;" ;; esac
+	crashed "$rc" "$W/err" && why="$why cr_restart, record $idx: crashed;"
+done < <("$CTXTOOL" list "$W/tree/context.$TOP")
+[ "$nrec" -ge 10 ] || why="$why only $nrec records;"
+progresses "$W/dt/top.count" || why="$why the tree does not count;"
+verdict "-d: every record of part 1 damaged: refused, no crash" "$why"
+# The part record's fields, with its checksums made right again: EINVAL.
+why=""
+at=$("$CTXTOOL" list "$W/tree/context.$K1" | awk '$1 == 1 && $3 == "part" {print $4 + 24}')
+[ -n "$at" ] || why="no part record in context.$K1;"
+for field in 0 16 20 24 28; do
+	broken dmg
+	"$CTXTOOL" flip "$W/dmg/context.$K1" $((at + field)) 0x40 >/dev/null
+	"$CTXTOOL" fixcrc "$W/dmg/context.$K1" 1 >/dev/null
+	run "$RSTRT" -d "$W/dmg"
+	[ "$rc" = 22 ] || why="$why byte $field: exit $rc: $(errline);"
+	crashed "$rc" "$W/err" && why="$why byte $field: crashed;"
+done
+verdict "-d: a part record's fields changed, checksums right: EINVAL" "$why"
+
+# --clobber writes the set into an existing DIR and removes the contexts it did not
+# write.
+mkdir -p "$W/kt" && touch "$W/kt/context.1" "$W/kt/readme" && cp -p "$W/tree/context.$TOP" "$W/kt/"
+run "$CKPT" --clobber -T -d "$W/kt" "$TOP"
+why=""
+[ "$rc" = 0 ] || why="exit $rc: $(errline);"
+[ "$(list "$W/kt")" = "$(tree_files)readme " ] || why="$why holds '$(list "$W/kt")';"
+run "$INFO" "$W/kt"
+[ "$rc" = 0 ] || why="$why cr_info: exit $rc: $(errline);"
+verdict "--clobber with a tree: the new set in place, old contexts gone" "$why"
 # A part of another tree's checkpoint.
 TOP1=$TOP ZOMB1=$ZOMB KIDS1=$KIDS
 if start_tree "$W/dt2"; then
