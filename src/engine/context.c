@@ -258,7 +258,8 @@ static int join_set(struct set_load *sl, uint32_t k, struct err *err)
 	hex_id(f->set_id, id);
 	if (k == 0) {
 		sl->by_part = malloc((f->nparts + 1u) * sizeof(*sl->by_part));
-		if (!sl->by_part)
+		sl->proc_part = malloc(f->set_nprocs * sizeof(*sl->proc_part));
+		if (!sl->by_part || !sl->proc_part)
 			return err_set(err, -ENOMEM, "out of memory");
 		for (uint32_t i = 0; i <= f->nparts; i++)
 			sl->by_part[i] = -1;
@@ -289,7 +290,6 @@ static int load_file(struct model *m, struct set_load *sl, uint32_t k, enum img_
 	struct img_rec rec;
 	uint32_t nprocs = 0, had = m->nprocs;
 	bool have_header = false;
-	uint32_t *pp;
 	int rc;
 
 	memset(&meta, 0, sizeof(meta));
@@ -379,16 +379,11 @@ static int load_file(struct model *m, struct set_load *sl, uint32_t k, enum img_
 			     "%s holds pid %d, not pid %d as its name says (files of a set "
 			     "renamed?)",
 			     f->name, m->procs[had].pid, f->pid);
-	if (rc == 0 && f->part) {
-		pp = realloc(sl->proc_part, m->nprocs * sizeof(*pp));
-		if (!pp) {
-			rc = err_set(err, -ENOMEM, "out of memory");
-		} else {
-			sl->proc_part = pp;
-			for (uint32_t i = had; i < m->nprocs; i++)
-				pp[i] = f->part;
-		}
-	}
+	if (rc == 0 && f->part && m->nprocs > f->set_nprocs)
+		rc = err_set(err, -EINVAL, "%s: more processes than checkpoint %s has (%u)",
+			     f->name, (hex_id(f->set_id, id), id), f->set_nprocs);
+	for (uint32_t i = had; rc == 0 && f->part && i < m->nprocs; i++)
+		sl->proc_part[i] = f->part;
 	if (rc < 0 && err->code && !strstr(err->msg, f->name))
 		err_prefix(err, "%s: ", f->name);
 	img_reader_fini(&r);

@@ -82,7 +82,8 @@ static int add_file(const char *dir, const char *name, struct ctx_file **files, 
 		snprintf(msg, msglen, "%s holds more than 65536 context files", dir);
 		return -EINVAL;
 	}
-	f = realloc(*files, (*n + 1u) * sizeof(*f));
+	/* Room doubles when it runs out (n a power of two). */
+	f = *n & (*n - 1) ? *files : realloc(*files, (*n ? 2u * *n : 1u) * sizeof(*f));
 	if (f)
 		*files = f;
 	path = malloc(len);

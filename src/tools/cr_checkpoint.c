@@ -152,17 +152,21 @@ struct ckdir {
 	uint32_t npids;
 };
 
-/* Whether name is a file this checkpoint made. */
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Whether name is a file this checkpoint made (d->pids sorted). */
 static bool ckdir_made(const struct ckdir *d, const char *name)
 {
 	char mine[32];
+	pid_t pid = (pid_t)strtol(name + 8, NULL, 10);
 
-	for (uint32_t i = 0; i < d->npids; i++) {
-		snprintf(mine, sizeof(mine), "context.%d", d->pids[i]);
-		if (!strcmp(name, mine))
-			return true;
-	}
-	return false;
+	snprintf(mine, sizeof(mine), "context.%d", pid);
+	return !strcmp(name, mine) && bsearch(&pid, d->pids, d->npids, sizeof(pid), cmp_pid);
 }
 
 /* Whether the directory at path holds nothing but context files. 1 yes, 0 no, or
@@ -365,6 +369,7 @@ static int ckdir_commit(struct ckdir *d, bool sync, bool verbose, struct err *er
 		sync_path(d->work, verbose);
 	if (!d->tmp) {
 		/* --clobber: DIR is written; what it held before goes. */
+		qsort(d->pids, d->npids, sizeof(*d->pids), cmp_pid);
 		r = remove_contexts(d->final, d);
 		if (r < 0)
 			return err_code(err, r, "cannot remove the old contexts of %s", d->final);
