@@ -45,23 +45,11 @@ static gid_t rg, eg, sg;
 /* The line "Key:\t..." of /proc/self/status. */
 static int status_line(const char *key, char *out, size_t n)
 {
-	char buf[8192], *p;
-	ssize_t len;
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	char buf[8192];
 
-	if (fd < 0)
+	if (ct_read_text("/proc/self/status", buf, sizeof(buf)) < 0)
 		return -1;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return -1;
-	buf[len] = '\0';
-	for (p = buf; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (!strncmp(p, key, strlen(key)) && p[strlen(key)] == ':') {
-			snprintf(out, n, "%.*s", (int)strcspn(p, "\n"), p);
-			return 0;
-		}
-	return -1;
+	return ct_line(buf, key, out, n);
 }
 
 static int capset_sets(uint64_t inh, uint64_t prm, uint64_t eff)

@@ -8,12 +8,10 @@
 #include "ct.h"
 
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define PG 4096
@@ -47,58 +45,6 @@ static int fill(int fd, size_t off, size_t len, int salt)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
-/* Where data and holes start, through a description of our own (lseek moves it). */
-static int layout(int fd, off_t *at, int max)
-{
-	char path[64];
-	int own, n = 0;
-	off_t pos = 0, end;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	own = open(path, O_RDONLY);
-	if (own < 0)
-		return -1;
-	end = lseek(own, 0, SEEK_END);
-	while (pos < end && n + 2 <= max) {
-		off_t d = lseek(own, pos, SEEK_DATA), h;
-
-		if (d < 0)
-			break;
-		h = lseek(own, d, SEEK_HOLE);
-		at[n++] = d;
-		at[n++] = h;
-		pos = h;
-	}
-	close(own);
-	return n;
-}
-
-static int readlink_fd(int fd, char *out, size_t n)
-{
-	char path[64];
-	ssize_t k;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	k = readlink(path, out, n - 1);
-	if (k < 0)
-		return -1;
-	out[k] = '\0';
-	return 0;
-}
-
-static ino_t mapped_ino(void *addr, size_t len, char *link, size_t n)
-{
-	char path[128];
-	struct stat st;
-	ssize_t k;
-
-	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)addr,
-		 (unsigned long)addr + len);
-	k = readlink(path, link, n - 1);
-	link[k > 0 ? k : 0] = '\0';
-	return stat(path, &st) == 0 ? st.st_ino : 0;
-}
-
 static int setup(void)
 {
 	struct stat st;
@@ -124,7 +70,7 @@ static int setup(void)
 	CT_SYS(lseek(d1, 1234, SEEK_SET));
 	CT_SYS(lseek(d3, 77, SEEK_SET));
 	CT_EQ(pread(d1, want1, SIZE1, 0), SIZE1);
-	nholes1 = layout(d1, holes1, 64);
+	nholes1 = ct_layout(d1, holes1, 64);
 	CT_TRUE(nholes1 >= 4);
 	CT_SYS(fl3 = fcntl(d3, F_GETFL));
 
@@ -167,28 +113,27 @@ static int check(void)
 
 	CT_TRUE(got != NULL);
 	/* 1 */
-	CT_SYS(readlink_fd(d1, link, sizeof(link)));
 	snprintf(want, sizeof(want), "%s (deleted)", name1);
-	CT_STREQ(link, want);
+	CT_TRUE(ct_fd_is(d1, want));
 	CT_EQ(access(name1, F_OK), -1); /* nothing left under the name */
 	CT_EQ(lseek(d1, 0, SEEK_CUR), 1234);
 	CT_EQ(lseek(d2, 0, SEEK_CUR), 1234);
 	CT_EQ(lseek(d3, 0, SEEK_CUR), 77);
 	CT_EQ(fcntl(d3, F_GETFL), fl3);
-	CT_EQ(syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, d1, d2), 0);
-	CT_TRUE(syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, d1, d3) != 0);
+	CT_EQ(ct_kcmp_file(d1, d2), 0);
+	CT_TRUE(ct_kcmp_file(d1, d3) != 0);
 	CT_SYS(fstat(d1, &st1));
 	CT_SYS(fstat(d3, &st3));
 	CT_EQ(st1.st_nlink, 0);
 	CT_EQ(st1.st_size, SIZE1);
 	CT_EQ(st1.st_mode & 07777, 0640);
 	CT_EQ(st1.st_ino, st3.st_ino);
-	CT_EQ(layout(d1, holes, 64), nholes1);
+	CT_EQ(ct_layout(d1, holes, 64), nholes1);
 	CT_MEMEQ(holes, holes1, nholes1 * sizeof(off_t));
 	CT_EQ(pread(d3, got, SIZE1, 0), SIZE1);
 	CT_MEMEQ(got, want1, SIZE1);
 	CT_MEMEQ(sh, want1, 3 * PG);
-	CT_EQ(mapped_ino(sh, 3 * PG, link, sizeof(link)), st1.st_ino);
+	CT_EQ(ct_mapped_ino(sh, 3 * PG, link, sizeof(link)), st1.st_ino);
 	CT_EQ(pwrite(d1, "AB", 2, 50), 2); /* one file under descriptors and mapping */
 	CT_MEMEQ(sh + 50, "AB", 2);
 	sh[60] = 'Z';
@@ -197,7 +142,7 @@ static int check(void)
 
 	/* 2 */
 	CT_MEMEQ(priv, want2, sizeof(want2));
-	CT_TRUE(mapped_ino(priv, sizeof(want2), link, sizeof(link)) != 0);
+	CT_TRUE(ct_mapped_ino(priv, sizeof(want2), link, sizeof(link)) != 0);
 	snprintf(want, sizeof(want), "%s (deleted)", name2);
 	CT_STREQ(link, want);
 
@@ -211,7 +156,7 @@ static int check(void)
 	CT_EQ(st.st_size, size5 + 2);
 
 	/* 4: its own contents; the new file under its old name untouched. */
-	CT_SYS(readlink_fd(d4, link, sizeof(link)));
+	CT_SYS(ct_fd_link(d4, link, sizeof(link)));
 	CT_TRUE(strlen(link) > 10 && !strcmp(link + strlen(link) - 10, " (deleted)"));
 	CT_EQ(pread(d4, buf, sizeof(buf), 0), 3);
 	CT_MEMEQ(buf, "old", 3);

@@ -14,13 +14,11 @@
 
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_LINES 16
@@ -57,7 +55,6 @@ static int nlines[2];
 /* The waiter: blocked in epoll_wait() on its own instance at the checkpoint. */
 static int wait_ep, wait_efd;
 static pthread_t waiter;
-static atomic_int waiter_tid;
 static int waiter_got = -2;
 static uint64_t waiter_data;
 
@@ -66,27 +63,9 @@ static void *wait_blocked(void *arg)
 	struct epoll_event ev;
 
 	(void)arg;
-	atomic_store(&waiter_tid, (int)syscall(SYS_gettid));
 	waiter_got = epoll_wait(wait_ep, &ev, 1, -1);
 	waiter_data = ev.data.u64;
 	return NULL;
-}
-
-/* Is thread tid asleep in epoll_wait()? (/proc/self/task/TID/syscall starts with
- * its number, 232.) */
-static int blocked_in_epoll_wait(int tid)
-{
-	char path[64], buf[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 4 && !strncmp(buf, "232 ", 4);
 }
 
 static int cmp_line(const void *a, const void *b)
@@ -98,19 +77,10 @@ static int cmp_line(const void *a, const void *b)
  * them by file address). */
 static int targets(int efd, char out[MAX_LINES][96], int *n)
 {
-	char path[64], buf[4096], *p;
-	ssize_t k;
-	int f;
+	char buf[4096], *p;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", efd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
+	if (ct_fdinfo(efd, buf, sizeof(buf)) < 0)
 		return -1;
-	k = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (k <= 0)
-		return -1;
-	buf[k] = '\0';
 	*n = 0;
 	for (p = strstr(buf, "tfd:"); p && *n < MAX_LINES; p = strstr(p + 1, "tfd:")) {
 		char *end = strstr(p, "  pos:");
@@ -197,27 +167,20 @@ static int setup(void)
 	CT_SYS(wait_ep = epoll_create1(EPOLL_CLOEXEC));
 	CT_SYS(wait_efd = eventfd(0, EFD_CLOEXEC));
 	CT_SYS(add(wait_ep, wait_efd, EPOLLIN, 0xabcd));
-	CT_EQ(pthread_create(&waiter, NULL, wait_blocked, NULL), 0);
-	for (int i = 0; !atomic_load(&waiter_tid) || !blocked_in_epoll_wait(waiter_tid); i++) {
-		if (i == 10000)
-			CT_FAIL("the waiter did not block in epoll_wait() within 10 s");
-		usleep(1000);
-	}
+	if (ct_start_blocked(&waiter, wait_blocked, NULL, SYS_epoll_wait))
+		CT_FAIL("the waiter did not block in epoll_wait() within 10 s");
 	return 0;
 }
 
 /* The waiter is still waiting, and wakes once its target is ready. */
 static int check_waiter(void)
 {
-	struct timespec until;
 	uint64_t one = 1;
 	int rc;
 
 	CT_EQ(waiter_got, -2);
 	CT_EQ(write(wait_efd, &one, 8), 8);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 10;
-	rc = pthread_timedjoin_np(waiter, NULL, &until);
+	rc = ct_join(waiter, NULL, 10);
 	if (rc)
 		CT_FAIL("joining the waiter: %s", strerror(rc));
 	CT_EQ(waiter_got, 1);

@@ -8,15 +8,12 @@
 #include "ct.h"
 
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #define BIG 0x100000005ull
@@ -42,55 +39,14 @@ static int fl[NE], fdfl[NE];
 /* The reader: blocked in read() on its own eventfd at the checkpoint. */
 static int reader_efd;
 static pthread_t reader;
-static atomic_int reader_tid;
 static ssize_t reader_ret = -2;
 static uint64_t reader_got;
 
 static void *read_blocked(void *arg)
 {
 	(void)arg;
-	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
 	reader_ret = read(reader_efd, &reader_got, sizeof(reader_got));
 	return NULL;
-}
-
-/* Is thread tid asleep in read()? (/proc/self/task/TID/syscall starts with 0.) */
-static int blocked_in_read(int tid)
-{
-	char path[64], buf[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 2 && !strncmp(buf, "0 ", 2);
-}
-
-/* A field of /proc/self/fdinfo/FD, as a number in base. */
-static int fdinfo_u64(int fd, const char *key, int base, uint64_t *v)
-{
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	int f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strstr(buf, key);
-	if (!p)
-		return -1;
-	*v = strtoull(p + strlen(key), NULL, base);
-	return 0;
 }
 
 static int setup(void)
@@ -105,12 +61,8 @@ static int setup(void)
 	CT_SYS(dup2(efd[E_EMPTY], DUP_FD));
 
 	CT_SYS(reader_efd = eventfd(0, EFD_CLOEXEC));
-	CT_EQ(pthread_create(&reader, NULL, read_blocked, NULL), 0);
-	for (int i = 0; !atomic_load(&reader_tid) || !blocked_in_read(reader_tid); i++) {
-		if (i == 10000)
-			CT_FAIL("the reader did not block in read() within 10 s");
-		usleep(1000);
-	}
+	if (ct_start_blocked(&reader, read_blocked, NULL, SYS_read))
+		CT_FAIL("the reader did not block in read() within 10 s");
 	return 0;
 }
 
@@ -118,14 +70,11 @@ static int setup(void)
 static int check_reader(void)
 {
 	uint64_t v = 77;
-	struct timespec until;
 	int rc;
 
 	CT_EQ(reader_ret, -2);
 	CT_EQ(write(reader_efd, &v, 8), 8);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 10;
-	rc = pthread_timedjoin_np(reader, NULL, &until);
+	rc = ct_join(reader, NULL, 10);
 	if (rc)
 		CT_FAIL("joining the reader: %s", strerror(rc));
 	CT_EQ(reader_ret, 8);
@@ -139,9 +88,9 @@ static int check_state(int i, uint64_t count)
 
 	CT_EQ(fcntl(efd[i], F_GETFL), fl[i]);
 	CT_EQ(fcntl(efd[i], F_GETFD), fdfl[i]);
-	CT_SYS(fdinfo_u64(efd[i], "eventfd-count:", 16, &v));
+	CT_SYS(ct_fdinfo_u64(efd[i], "eventfd-count", 16, &v));
 	CT_EQ(v, count);
-	CT_SYS(fdinfo_u64(efd[i], "eventfd-semaphore:", 10, &sem));
+	CT_SYS(ct_fdinfo_u64(efd[i], "eventfd-semaphore", 10, &sem));
 	CT_EQ(sem, (want[i].flags & EFD_SEMAPHORE) != 0);
 	return 0;
 }
@@ -173,7 +122,7 @@ static int check(void)
 	CT_EQ(errno, EAGAIN);
 
 	/* One counter behind both descriptors, and not the others'. */
-	CT_EQ(syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, efd[E_EMPTY], DUP_FD), 0);
+	CT_EQ(ct_kcmp_file(efd[E_EMPTY], DUP_FD), 0);
 	CT_EQ(fcntl(DUP_FD, F_GETFD), 0);
 	CT_EQ(read(efd[E_EMPTY], &v, 8), -1);
 	CT_EQ(errno, EAGAIN);

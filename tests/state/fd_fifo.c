@@ -9,14 +9,12 @@
 #include "ct.h"
 
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #define LEN1 100000
@@ -26,7 +24,6 @@ static int r1, w1, rw2, rw3, r4, w4, w4dup = 300, r5, w5;
 static int fl_r1, fl_w1, fl_rw2, fl_w4;
 static char path1[4200], path2[4200], path3[4200], path4[4200], path5[4200];
 static pthread_t reader;
-static atomic_int reader_tid;
 static char reader_buf[16];
 static atomic_long reader_ret = -2;
 static const char msg2[] = "both ends in one description";
@@ -40,43 +37,8 @@ static uint8_t pattern(size_t i)
 static void *read_blocked(void *arg)
 {
 	(void)arg;
-	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
 	atomic_store(&reader_ret, (long)read(r5, reader_buf, sizeof(reader_buf)));
 	return NULL;
-}
-
-/* Is thread tid asleep in read()? (/proc/self/task/TID/syscall starts with 0.) */
-static int blocked_in_read(int tid)
-{
-	char path[64], buf[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 2 && !strncmp(buf, "0 ", 2);
-}
-
-static int link_is(int fd, const char *want)
-{
-	char path[64], got[4300], w[4300];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, got, sizeof(got) - 1);
-	if (n < 0)
-		return 0;
-	got[n] = '\0';
-	snprintf(w, sizeof(w), "%s", want);
-	if (strcmp(got, w)) {
-		ct_log("fd %d is %s, want %s", fd, got, w);
-		return 0;
-	}
-	return 1;
 }
 
 static ino_t ino_of(int fd)
@@ -106,7 +68,6 @@ static int round_trip(int wfd, int rfd)
 static int setup(void)
 {
 	uint8_t *buf = malloc(LEN1);
-	struct timespec end, now;
 
 	CT_TRUE(buf != NULL);
 	snprintf(path1, sizeof(path1), "%s/f1", ct_dir());
@@ -151,33 +112,21 @@ static int setup(void)
 	CT_SYS(r5 = open(path5, O_RDONLY | O_NONBLOCK));
 	CT_SYS(w5 = open(path5, O_WRONLY));
 	CT_SYS(fcntl(r5, F_SETFL, 0));
-	CT_EQ(pthread_create(&reader, NULL, read_blocked, NULL), 0);
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += 10;
-	for (;;) {
-		int tid = atomic_load(&reader_tid);
-
-		if (tid && blocked_in_read(tid))
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > end.tv_sec)
-			CT_FAIL("the reader thread did not block");
-		usleep(1000);
-	}
+	if (ct_start_blocked(&reader, read_blocked, NULL, SYS_read))
+		CT_FAIL("the reader thread did not block in read() within 10 s");
 	return 0;
 }
 
 static int check(void)
 {
 	uint8_t *buf = malloc(LEN1 + 1);
-	struct timespec end, now;
 	struct stat st;
 	char small[64];
 
 	CT_TRUE(buf != NULL);
 	/* 1 */
-	CT_TRUE(link_is(r1, path1));
-	CT_TRUE(link_is(w1, path1));
+	CT_TRUE(ct_fd_is(r1, path1));
+	CT_TRUE(ct_fd_is(w1, path1));
 	CT_SYS(stat(path1, &st));
 	CT_TRUE(S_ISFIFO(st.st_mode));
 	CT_EQ(st.st_mode & 07777, 0640);
@@ -193,7 +142,7 @@ static int check(void)
 	CT_SYS(round_trip(w1, r1));
 
 	/* 2 */
-	CT_TRUE(link_is(rw2, path2));
+	CT_TRUE(ct_fd_is(rw2, path2));
 	CT_EQ(fcntl(rw2, F_GETFL), fl_rw2);
 	CT_EQ(read(rw2, small, sizeof(small)), sizeof(msg2));
 	CT_MEMEQ(small, msg2, sizeof(msg2));
@@ -201,15 +150,15 @@ static int check(void)
 
 	/* 3: still without a name. */
 	snprintf((char *)buf, LEN1, "%s (deleted)", path3);
-	CT_TRUE(link_is(rw3, (char *)buf));
+	CT_TRUE(ct_fd_is(rw3, (char *)buf));
 	CT_EQ(access(path3, F_OK), -1);
 	CT_EQ(read(rw3, small, sizeof(small)), sizeof(msg3));
 	CT_MEMEQ(small, msg3, sizeof(msg3));
 	CT_SYS(round_trip(rw3, rw3));
 
 	/* 4 */
-	CT_TRUE(link_is(w4dup, path4));
-	CT_EQ(syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, w4, w4dup), 0);
+	CT_TRUE(ct_fd_is(w4dup, path4));
+	CT_EQ(ct_kcmp_file(w4, w4dup), 0);
 	CT_EQ(fcntl(w4, F_GETFL), fl_w4);
 	CT_EQ(read(r4, small, sizeof(small)), -1);
 	CT_EQ(errno, EAGAIN);
@@ -219,17 +168,10 @@ static int check(void)
 	/* 5: the blocked reader gets what comes. */
 	CT_EQ(atomic_load(&reader_ret), -2);
 	CT_EQ(write(w5, "wake", 4), 4);
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += 10;
-	while (atomic_load(&reader_ret) == -2) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > end.tv_sec)
-			CT_FAIL("the blocked reader did not get the data");
-		usleep(1000);
-	}
+	if (ct_join(reader, NULL, 10))
+		CT_FAIL("the blocked reader did not get the data");
 	CT_EQ(atomic_load(&reader_ret), 4);
 	CT_MEMEQ(reader_buf, "wake", 4);
-	pthread_join(reader, NULL);
 	free(buf);
 	return 0;
 }

@@ -12,13 +12,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_LINES 16
@@ -34,32 +32,14 @@ static char shm_dir[64];
 /* The reader: blocked in read() on its own instance at the checkpoint. */
 static int reader_in;
 static pthread_t reader;
-static atomic_int reader_tid;
 static ssize_t reader_ret = -2;
 static struct inotify_event reader_ev;
 
 static void *read_blocked(void *arg)
 {
 	(void)arg;
-	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
 	reader_ret = read(reader_in, &reader_ev, sizeof(reader_ev));
 	return NULL;
-}
-
-/* Is thread tid asleep in read()? (/proc/self/task/TID/syscall starts with 0.) */
-static int blocked_in_read(int tid)
-{
-	char path[64], buf[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 2 && !strncmp(buf, "0 ", 2);
 }
 
 static int cmp_line(const void *a, const void *b)
@@ -70,19 +50,10 @@ static int cmp_line(const void *a, const void *b)
 /* The watch lines of fdinfo, sorted. */
 static int watches(int fd, char out[MAX_LINES][256], int *n)
 {
-	char path[64], buf[8192], *p;
-	ssize_t k;
-	int f;
+	char buf[8192], *p;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
+	if (ct_fdinfo(fd, buf, sizeof(buf)) < 0)
 		return -1;
-	k = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (k <= 0)
-		return -1;
-	buf[k] = '\0';
 	*n = 0;
 	for (p = strstr(buf, "inotify wd:"); p && *n < MAX_LINES;
 	     p = strstr(p + 1, "inotify wd:")) {
@@ -157,24 +128,17 @@ static int setup(void)
 
 	CT_SYS(reader_in = inotify_init1(IN_CLOEXEC));
 	CT_EQ(inotify_add_watch(reader_in, "g", IN_ATTRIB), 1);
-	CT_EQ(pthread_create(&reader, NULL, read_blocked, NULL), 0);
-	for (int i = 0; !atomic_load(&reader_tid) || !blocked_in_read(reader_tid); i++) {
-		if (i == 10000)
-			CT_FAIL("the reader did not block in read() within 10 s");
-		usleep(1000);
-	}
+	if (ct_start_blocked(&reader, read_blocked, NULL, SYS_read))
+		CT_FAIL("the reader did not block in read() within 10 s");
 	return 0;
 }
 
 /* The reader was still waiting at GO, and got the change of "g" made since. */
 static int check_reader(void)
 {
-	struct timespec until;
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 10;
-	rc = pthread_timedjoin_np(reader, NULL, &until);
+	rc = ct_join(reader, NULL, 10);
 	if (rc)
 		CT_FAIL("joining the reader: %s", strerror(rc));
 	CT_EQ(reader_ret, sizeof(reader_ev));

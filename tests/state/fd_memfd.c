@@ -9,12 +9,10 @@
 #include "ct.h"
 
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define BIG (1 << 20)
@@ -41,53 +39,6 @@ static int fill(int fd, size_t off, size_t len, int salt)
 	return pwrite(fd, buf, len, (off_t)off) == (ssize_t)len ? 0 : -1;
 }
 
-/* Where data and holes start, in order: the file's layout. */
-static int layout(int fd, off_t *at, int max)
-{
-	off_t pos = 0, end = lseek(fd, 0, SEEK_END);
-	int n = 0;
-
-	while (pos < end && n + 2 <= max) {
-		off_t d = lseek(fd, pos, SEEK_DATA), h;
-
-		if (d < 0)
-			break;
-		h = lseek(fd, d, SEEK_HOLE);
-		at[n++] = d;
-		at[n++] = h;
-		pos = h;
-	}
-	return n;
-}
-
-static int link_is(int fd, const char *want)
-{
-	char path[64], got[256];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, got, sizeof(got) - 1);
-	if (n < 0)
-		return 0;
-	got[n] = '\0';
-	if (strcmp(got, want)) {
-		ct_log("fd %d is %s, want %s", fd, got, want);
-		return 0;
-	}
-	return 1;
-}
-
-/* The inode a mapping maps, from /proc/self/map_files. */
-static ino_t mapped_ino(void *addr, size_t len)
-{
-	char path[128];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)addr,
-		 (unsigned long)addr + len);
-	return stat(path, &st) == 0 ? st.st_ino : 0;
-}
-
 static int setup(void)
 {
 	char path[64];
@@ -102,8 +53,8 @@ static int setup(void)
 	CT_TRUE(map1 != MAP_FAILED);
 	map1[500000] = 'M';
 	CT_SYS(fcntl(m1, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW));
-	nholes1 = layout(m1, holes1, 64); /* (moves the offset) */
-	CT_TRUE(nholes1 >= 6);            /* three stretches of data */
+	nholes1 = ct_layout(m1, holes1, 64);
+	CT_TRUE(nholes1 >= 6); /* three stretches of data */
 	CT_SYS(lseek(m1, 4321, SEEK_SET));
 	CT_EQ(pread(m1, want1, BIG, 0), BIG);
 	CT_SYS(seals1 = fcntl(m1, F_GET_SEALS));
@@ -148,19 +99,19 @@ static int check(void)
 	char c;
 
 	/* 1 */
-	CT_TRUE(link_is(m1, "/memfd:crest test memfd (deleted)"));
+	CT_TRUE(ct_fd_is(m1, "/memfd:crest test memfd (deleted)"));
 	CT_EQ(fcntl(m1, F_GET_SEALS), seals1);
 	CT_EQ(fcntl(m1, F_GETFL), fl1);
 	CT_EQ(fcntl(m1, F_GETFD), fd1);
 	CT_EQ(lseek(m1, 0, SEEK_CUR), 4321);
 	CT_SYS(fstat(m1, &st));
 	CT_EQ(st.st_size, BIG);
-	CT_EQ(layout(m1, holes, 64), nholes1); /* before anything touches the mapping */
+	CT_EQ(ct_layout(m1, holes, 64), nholes1); /* before anything touches the mapping */
 	CT_MEMEQ(holes, holes1, nholes1 * sizeof(off_t));
 	CT_EQ(pread(m1, got, BIG, 0), BIG);
 	CT_MEMEQ(got, want1, BIG);
 	CT_MEMEQ(map1, want1, BIG);
-	CT_EQ(mapped_ino(map1, BIG), st.st_ino);
+	CT_EQ(ct_mapped_ino(map1, BIG, NULL, 0), st.st_ino);
 	CT_EQ(pwrite(m1, "XYZ", 3, 1000), 3); /* one file under the two */
 	CT_MEMEQ(map1 + 1000, "XYZ", 3);
 	map1[2000] = 'Q';
@@ -170,14 +121,14 @@ static int check(void)
 	CT_EQ(errno, EPERM);
 
 	/* 2 */
-	CT_TRUE(link_is(m2, "/memfd:plain (deleted)"));
+	CT_TRUE(ct_fd_is(m2, "/memfd:plain (deleted)"));
 	CT_EQ(fcntl(m2, F_GET_SEALS), F_SEAL_SEAL);
 	CT_EQ(fcntl(m2, F_GETFL), fl2);
 	CT_EQ(fcntl(m2r, F_GETFL), fl2r);
 	CT_EQ(fcntl(m2, F_GETFD), 0);
 	CT_EQ(lseek(m2, 0, SEEK_CUR), 11);
 	CT_EQ(lseek(m2r, 0, SEEK_CUR), 3);
-	CT_TRUE(syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, m2, m2r) != 0);
+	CT_TRUE(ct_kcmp_file(m2, m2r) != 0);
 	CT_EQ(read(m2r, got, 64), 8);
 	CT_MEMEQ(got, "lo plain", 8);
 	CT_EQ(write(m2, "!", 1), 1);
@@ -185,7 +136,7 @@ static int check(void)
 	CT_MEMEQ(got, "hello plain!", 12);
 
 	/* 3 */
-	CT_TRUE(link_is(m3, "/memfd:sealed (deleted)"));
+	CT_TRUE(ct_fd_is(m3, "/memfd:sealed (deleted)"));
 	CT_EQ(fcntl(m3, F_GET_SEALS), seals3);
 	CT_EQ(pread(m3, got, sizeof(want3), 0), sizeof(want3));
 	CT_MEMEQ(got, want3, sizeof(want3));
@@ -193,15 +144,16 @@ static int check(void)
 	CT_EQ(pwrite(m3, "x", 1, 0), -1);
 	CT_EQ(errno, EPERM);
 	CT_SYS(fstat(m3, &st));
-	CT_EQ(mapped_ino(map3, sizeof(want3)), st.st_ino);
+	CT_EQ(ct_mapped_ino(map3, sizeof(want3), NULL, 0), st.st_ino);
 
 	/* 4: both mappings of one memfd, the copied page kept. */
 	CT_MEMEQ(map4, want4, sizeof(want4));
 	CT_MEMEQ(map4p, want4, PG + 7);
 	CT_EQ(map4p[PG + 7], 'P');
 	CT_MEMEQ(map4p + PG + 8, want4 + PG + 8, sizeof(want4) - PG - 8);
-	CT_TRUE(mapped_ino(map4, sizeof(want4)) != 0);
-	CT_EQ(mapped_ino(map4, sizeof(want4)), mapped_ino(map4p, sizeof(want4)));
+	CT_TRUE(ct_mapped_ino(map4, sizeof(want4), NULL, 0) != 0);
+	CT_EQ(ct_mapped_ino(map4, sizeof(want4), NULL, 0),
+	      ct_mapped_ino(map4p, sizeof(want4), NULL, 0));
 	map4[5] = 'S'; /* a page not copied: the private mapping still reads the file */
 	CT_EQ(map4p[5], 'S');
 	return 0;

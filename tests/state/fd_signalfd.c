@@ -11,11 +11,9 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 enum { S_A, S_B, S_NONE, NS };
@@ -29,54 +27,14 @@ static sigset_t blocked;
 /* The reader: blocked in read() on its own signalfd at the checkpoint. */
 static int reader_sfd;
 static pthread_t reader;
-static atomic_int reader_tid;
 static ssize_t reader_ret = -2;
 static struct signalfd_siginfo reader_si;
 
 static void *read_blocked(void *arg)
 {
 	(void)arg;
-	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
 	reader_ret = read(reader_sfd, &reader_si, sizeof(reader_si));
 	return NULL;
-}
-
-/* Is thread tid asleep in read()? (/proc/self/task/TID/syscall starts with 0.) */
-static int blocked_in_read(int tid)
-{
-	char path[64], buf[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 2 && !strncmp(buf, "0 ", 2);
-}
-
-static int fdinfo_sigmask(int fd, char *out, size_t n)
-{
-	char path[64], buf[1024], *p;
-	ssize_t k;
-	int f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return -1;
-	k = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (k <= 0)
-		return -1;
-	buf[k] = '\0';
-	p = strstr(buf, "sigmask:");
-	if (!p)
-		return -1;
-	snprintf(out, n, "%.*s", (int)strcspn(p, "\n"), p);
-	return 0;
 }
 
 static int setup(void)
@@ -104,7 +62,7 @@ static int setup(void)
 	for (int i = 0; i < NS; i++) {
 		CT_SYS(fl[i] = fcntl(sfd[i], F_GETFL));
 		CT_SYS(fdfl[i] = fcntl(sfd[i], F_GETFD));
-		CT_SYS(fdinfo_sigmask(sfd[i], mask_text[i], sizeof(mask_text[i])));
+		CT_SYS(ct_fdinfo_line(sfd[i], "sigmask", mask_text[i], sizeof(mask_text[i])));
 	}
 	sender = getpid();
 	CT_SYS(sigqueue(sender, SIGRTMIN + 3, v));
@@ -117,26 +75,19 @@ static int setup(void)
 		sigaddset(&w, SIGWINCH);
 		CT_SYS(reader_sfd = signalfd(-1, &w, SFD_CLOEXEC));
 	}
-	CT_EQ(pthread_create(&reader, NULL, read_blocked, NULL), 0);
-	for (int i = 0; !atomic_load(&reader_tid) || !blocked_in_read(reader_tid); i++) {
-		if (i == 10000)
-			CT_FAIL("the reader did not block in read() within 10 s");
-		usleep(1000);
-	}
+	if (ct_start_blocked(&reader, read_blocked, NULL, SYS_read))
+		CT_FAIL("the reader did not block in read() within 10 s");
 	return 0;
 }
 
 /* The reader is still waiting, and gets SIGWINCH sent to the process now. */
 static int check_reader(void)
 {
-	struct timespec until;
 	int rc;
 
 	CT_EQ(reader_ret, -2);
 	CT_SYS(kill(getpid(), SIGWINCH));
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 10;
-	rc = pthread_timedjoin_np(reader, NULL, &until);
+	rc = ct_join(reader, NULL, 10);
 	if (rc)
 		CT_FAIL("joining the reader: %s", strerror(rc));
 	CT_EQ(reader_ret, sizeof(reader_si));
@@ -183,7 +134,7 @@ static int check(void)
 
 		CT_EQ(fcntl(sfd[i], F_GETFL), fl[i]);
 		CT_EQ(fcntl(sfd[i], F_GETFD), fdfl[i]);
-		CT_SYS(fdinfo_sigmask(sfd[i], text, sizeof(text)));
+		CT_SYS(ct_fdinfo_line(sfd[i], "sigmask", text, sizeof(text)));
 		CT_STREQ(text, mask_text[i]);
 	}
 	/* Queued before the checkpoint: only A takes it. */

@@ -11,10 +11,8 @@
 #include "ct.h"
 
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -52,32 +50,14 @@ static struct timespec t0; /* CLOCK_MONOTONIC then */
 /* The reader: blocked in read() on its own timer at the checkpoint. */
 static int reader_tfd;
 static pthread_t reader;
-static atomic_int reader_tid;
 static ssize_t reader_ret = -2;
 static uint64_t reader_ticks;
 
 static void *read_blocked(void *arg)
 {
 	(void)arg;
-	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
 	reader_ret = read(reader_tfd, &reader_ticks, sizeof(reader_ticks));
 	return NULL;
-}
-
-/* Is thread tid asleep in read()? (/proc/self/task/TID/syscall starts with 0.) */
-static int blocked_in_read(int tid)
-{
-	char path[64], buf[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 2 && !strncmp(buf, "0 ", 2);
 }
 
 static int64_t ns(const struct timespec *ts)
@@ -96,20 +76,11 @@ static int64_t mono_now(void)
 /* fdinfo's lines for the timer, less the ones that change with time. */
 static int fdinfo_fixed(int fd, char *out, size_t n)
 {
-	char path[64], buf[1024], *line;
+	char buf[1024], *line;
 	size_t len = 0;
-	ssize_t k;
-	int f;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
+	if (ct_fdinfo(fd, buf, sizeof(buf)) < 0)
 		return -1;
-	k = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (k <= 0)
-		return -1;
-	buf[k] = '\0';
 	out[0] = '\0';
 	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
 		if (!strncmp(line, "clockid:", 8) || !strncmp(line, "settime flags:", 14) ||
@@ -159,12 +130,8 @@ static int setup(void)
 	CT_SYS(reader_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
 	its = (struct itimerspec){{0, 0}, {100000, 0}};
 	CT_SYS(timerfd_settime(reader_tfd, 0, &its, NULL));
-	CT_EQ(pthread_create(&reader, NULL, read_blocked, NULL), 0);
-	for (int i = 0; !atomic_load(&reader_tid) || !blocked_in_read(reader_tid); i++) {
-		if (i == 10000)
-			CT_FAIL("the reader did not block in read() within 10 s");
-		usleep(1000);
-	}
+	if (ct_start_blocked(&reader, read_blocked, NULL, SYS_read))
+		CT_FAIL("the reader did not block in read() within 10 s");
 	return 0;
 }
 
@@ -172,14 +139,11 @@ static int setup(void)
 static int check_reader(void)
 {
 	struct itimerspec its = {{0, 0}, {0, 1000000}};
-	struct timespec until;
 	int rc;
 
 	CT_EQ(reader_ret, -2);
 	CT_SYS(timerfd_settime(reader_tfd, 0, &its, NULL));
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 10;
-	rc = pthread_timedjoin_np(reader, NULL, &until);
+	rc = ct_join(reader, NULL, 10);
 	if (rc)
 		CT_FAIL("joining the reader: %s", strerror(rc));
 	CT_EQ(reader_ret, sizeof(reader_ticks));
@@ -232,7 +196,7 @@ static int check(void)
 	for (int i = 0; i < NT; i++)
 		if (check_timer(i))
 			return 1;
-	CT_EQ(syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, tfd[T_LONG], DUP_FD), 0);
+	CT_EQ(ct_kcmp_file(tfd[T_LONG], DUP_FD), 0);
 
 	/* Unread expirations, read back as the same count, once. */
 	if (expect_ticks(tfd[T_FIRED], 1) || expect_ticks(tfd[T_MULTI], 6))

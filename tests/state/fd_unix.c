@@ -72,15 +72,6 @@ static void fill(uint8_t *b, size_t n, int salt)
 		b[i] = pattern(i, salt);
 }
 
-static socklen_t abstract(struct sockaddr_un *a, const char *suffix)
-{
-	memset(a, 0, sizeof(*a));
-	a->sun_family = AF_UNIX;
-	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-			   (size_t)snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "%s-%s", tag,
-					    suffix));
-}
-
 static socklen_t path(struct sockaddr_un *a, const char *p)
 {
 	memset(a, 0, sizeof(*a));
@@ -283,9 +274,9 @@ static int setup_listeners(void)
 		return 1;
 	CT_SYS(sk[S_A1].fd = accept(sk[S_L1].fd, NULL, NULL));
 	CT_SYS(setsockopt(sk[S_L1].fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)));
-	bl = abstract(&b, "p1");
+	bl = ct_abstract(&b, tag, "p1");
 	CT_SYS(bind(sk[S_P1].fd, (struct sockaddr *)&b, bl));
-	bl = abstract(&b, "p2");
+	bl = ct_abstract(&b, tag, "p2");
 	CT_SYS(bind(sk[S_P2].fd, (struct sockaddr *)&b, bl));
 	if (connect_to(sk[S_P1].fd, &a, al) || connect_to(sk[S_P2].fd, &a, al))
 		return 1;
@@ -295,7 +286,7 @@ static int setup_listeners(void)
 	CT_SYS(fcntl(sk[S_A1].fd, F_SETFL, O_NONBLOCK));
 
 	/* Seqpacket, on an abstract name. */
-	al = abstract(&a, "L2");
+	al = ct_abstract(&a, tag, "L2");
 	if (sock(SOCK_SEQPACKET, S_L2) || sock(SOCK_SEQPACKET, S_C2) || sock(SOCK_SEQPACKET, S_P3))
 		return 1;
 	CT_SYS(bind(sk[S_L2].fd, (struct sockaddr *)&a, al));
@@ -329,13 +320,13 @@ static int setup_dgram(void)
 		return 1;
 	rl = path(&r, rpath);
 	CT_SYS(bind(sk[S_R].fd, (struct sockaddr *)&r, rl));
-	al = abstract(&a, "s1");
+	al = ct_abstract(&a, tag, "s1");
 	CT_SYS(bind(sk[S_SABS].fd, (struct sockaddr *)&a, al));
 	al = path(&a, spath);
 	CT_SYS(bind(sk[S_SPATH].fd, (struct sockaddr *)&a, al));
 	CT_SYS(g1 = socket(AF_UNIX, SOCK_DGRAM, 0));
 	CT_SYS(g2 = socket(AF_UNIX, SOCK_DGRAM, 0));
-	gone_abs_len = abstract(&gone_abs, "gone");
+	gone_abs_len = ct_abstract(&gone_abs, tag, "gone");
 	CT_SYS(bind(g1, (struct sockaddr *)&gone_abs, gone_abs_len));
 	gone_path_len = path(&gone_path, gpath);
 	CT_SYS(bind(g2, (struct sockaddr *)&gone_path, gone_path_len));

@@ -36,15 +36,6 @@ static uint8_t pattern(size_t i, int salt)
 	return (uint8_t)((i * 2654435761u >> 7) ^ (unsigned)(salt * 37));
 }
 
-static socklen_t abstract(struct sockaddr_un *a, const char *suffix)
-{
-	memset(a, 0, sizeof(*a));
-	a->sun_family = AF_UNIX;
-	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-			   (size_t)snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "%s-%s", tag,
-					    suffix));
-}
-
 static int put(int fd, size_t n, int salt)
 {
 	static uint8_t buf[8192];
@@ -142,9 +133,9 @@ static int setup(void)
 
 	me = getpid();
 	snprintf(tag, sizeof(tag), "crest-fd_unix_tree-%d-%ld", (int)me, (long)time(NULL));
-	llen = abstract(&laddr, "listener");
-	c2len = abstract(&c2addr, "c2");
-	slen = abstract(&saddr, "sender");
+	llen = ct_abstract(&laddr, tag, "listener");
+	c2len = ct_abstract(&c2addr, tag, "c2");
+	slen = ct_abstract(&saddr, tag, "sender");
 	CT_SYS(pipe(ready));
 	CT_SYS(pipe(gate));
 	CT_SYS(pipe(up));

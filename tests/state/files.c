@@ -15,7 +15,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -83,33 +82,6 @@ static int make_file(const char *name, size_t len, int salt)
 	return close(fd);
 }
 
-/* One "key:\t..." line of /proc/self/fdinfo/FD. */
-static int fdinfo_line(int fd, const char *key, char *out, size_t n)
-{
-	char path[64], buf[4096], *p;
-	ssize_t len;
-	int f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return -1;
-	len = read(f, buf, sizeof(buf) - 1);
-	close(f);
-	if (len < 0)
-		return -1;
-	buf[len] = '\0';
-	for (p = buf; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		if (!strncmp(p, key, strlen(key)) && p[strlen(key)] == ':') {
-			size_t k = strcspn(p, "\n");
-
-			snprintf(out, n, "%.*s", (int)k, p);
-			return 0;
-		}
-	}
-	return -1;
-}
-
 /* Every descriptor of ours, in order. */
 static int list_fds(int *fds, int max)
 {
@@ -150,30 +122,21 @@ static int list_fds(int *fds, int max)
 
 static int describe(int fd, struct fdsave *s)
 {
-	char path[64];
 	struct stat st;
-	ssize_t n;
 
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, s->link, sizeof(s->link) - 1);
-	if (n < 0 || fstat(fd, &st) < 0)
+	if (ct_fd_link(fd, s->link, sizeof(s->link)) < 0 || fstat(fd, &st) < 0)
 		return -1;
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
 	s->rdev = st.st_rdev;
-	if (fdinfo_line(fd, "pos", s->pos, sizeof(s->pos)) < 0 ||
-	    fdinfo_line(fd, "flags", s->flags, sizeof(s->flags)) < 0)
+	if (ct_fdinfo_line(fd, "pos", s->pos, sizeof(s->pos)) < 0 ||
+	    ct_fdinfo_line(fd, "flags", s->flags, sizeof(s->flags)) < 0)
 		return -1;
 	s->fdflags = fcntl(fd, F_GETFD);
 	s->flflags = fcntl(fd, F_GETFL);
 	return s->fdflags < 0 || s->flflags < 0 ? -1 : 0;
-}
-
-static long kcmp_file(int a, int b)
-{
-	return syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, a, b);
 }
 
 /* Names getdents64 returns on fd from where it stands to the end. */
@@ -457,11 +420,11 @@ static int check_sharing(void)
 {
 	off_t o;
 
-	CT_EQ(kcmp_file(fd_rw, fd_rw_dup), 0);
-	CT_EQ(kcmp_file(fd_rw, fd_rw_hi), 0);
-	CT_TRUE(kcmp_file(fd_rw, fd_rw_other) != 0);
-	CT_TRUE(kcmp_file(fd_ro, fd_far) != 0);
-	CT_TRUE(kcmp_file(fd_rw, fd_path) != 0);
+	CT_EQ(ct_kcmp_file(fd_rw, fd_rw_dup), 0);
+	CT_EQ(ct_kcmp_file(fd_rw, fd_rw_hi), 0);
+	CT_TRUE(ct_kcmp_file(fd_rw, fd_rw_other) != 0);
+	CT_TRUE(ct_kcmp_file(fd_ro, fd_far) != 0);
+	CT_TRUE(ct_kcmp_file(fd_rw, fd_path) != 0);
 	/* One offset, one set of status flags. */
 	CT_SYS(lseek(fd_rw_dup, 1234, SEEK_SET));
 	CT_SYS(o = lseek(fd_rw, 0, SEEK_CUR));

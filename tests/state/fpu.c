@@ -171,27 +171,6 @@ static void *parker_main(void *arg)
 	return NULL;
 }
 
-static int wait_blocked(pid_t tid)
-{
-	char path[64], buf[512];
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	for (int i = 0; i < 5000; i++) {
-		FILE *f = fopen(path, "r");
-		int ok = 0;
-
-		if (f) {
-			/* "0 0x..." : inside read() */
-			ok = fgets(buf, sizeof(buf), f) && !strncmp(buf, "0 ", 2);
-			fclose(f);
-		}
-		if (ok)
-			return 0;
-		usleep(1000);
-	}
-	return -1;
-}
-
 static int setup(void)
 {
 	uint64_t kbits;
@@ -214,9 +193,7 @@ static int setup(void)
 		CT_EQ(pthread_create(&p->pt, NULL, parker_main, p), 0);
 	}
 	for (int i = 0; i < 2; i++) {
-		for (int k = 0; k < 5000 && !atomic_load(&pk[i].parked); k++)
-			usleep(1000);
-		if (wait_blocked(pk[i].tid) < 0)
+		if (!ct_wait_flag(&pk[i].parked) || ct_wait_blocked(pk[i].tid, SYS_read) < 0)
 			CT_FAIL("thread %d never blocked in read()", pk[i].tid);
 	}
 	/* The main thread's own rounding modes: upward, in both units. */
@@ -257,15 +234,12 @@ static int check(void)
 	CT_EQ(mxcsr, main_mxcsr);
 	CT_EQ(fcw, main_fcw);
 	for (int i = 0; i < 2; i++) {
-		struct timespec until;
 		int rc;
 
 		if (pk[i].ret)
 			CT_FAIL("thread %d left read() before GO (%ld)", pk[i].tid, pk[i].ret);
 		CT_EQ(write(pk[i].fds[1], "x", 1), 1);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 10;
-		rc = pthread_timedjoin_np(pk[i].pt, NULL, &until);
+		rc = ct_join(pk[i].pt, NULL, 10);
 		if (rc)
 			CT_FAIL("joining thread %d: %s", pk[i].tid, strerror(rc));
 		if (compare(&pk[i]))

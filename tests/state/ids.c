@@ -59,8 +59,7 @@ static int check(void)
 	CT_EQ(pthread_kill(pthread_self(), SIGUSR1), 0);
 	CT_EQ(atomic_load(&hits_main), 2);
 	CT_EQ(pthread_kill(worker, SIGUSR1), 0);
-	for (int i = 0; i < 5000 && atomic_load(&hits_worker) == 0; i++)
-		usleep(1000);
+	CT_TRUE(ct_wait_flag(&hits_worker));
 	CT_EQ(atomic_load(&hits_worker), 1);
 	CT_EQ(pthread_create(&t, NULL, nothing, (void *)7), 0);
 	CT_EQ(pthread_join(t, &ret), 0);

@@ -26,7 +26,6 @@
 static int fa, fb, fs, fp, fo1, fo2, fw;
 static pid_t helper;
 static pthread_t waiter;
-static atomic_int waiter_tid;
 static atomic_int waiter_ret = -2;
 static uint8_t *mp;
 
@@ -44,25 +43,8 @@ static int lock(int fd, int cmd, short type, off_t start, off_t len)
 static void *wait_lock(void *arg)
 {
 	(void)arg;
-	atomic_store(&waiter_tid, (int)syscall(SYS_gettid));
 	atomic_store(&waiter_ret, lock(fw, F_SETLKW, F_WRLCK, 0, 1));
 	return NULL;
-}
-
-/* Is thread tid asleep in fcntl()? (/proc/self/task/TID/syscall starts with 72.) */
-static int blocked_in_fcntl(int tid)
-{
-	char path[64], buf[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 3 && !strncmp(buf, "72 ", 3);
 }
 
 /* Our pid as /proc shows it (after a restart in a new pid namespace, /proc may still
@@ -155,7 +137,6 @@ static int open_new(const char *name, int flags)
 
 static int setup(void)
 {
-	struct timespec end, now;
 	struct stat st;
 
 	CT_SYS(fa = open_new("flk", O_RDWR));
@@ -179,19 +160,8 @@ static int setup(void)
 	}
 	helper = start_helper();
 	CT_TRUE(helper > 0);
-	CT_EQ(pthread_create(&waiter, NULL, wait_lock, NULL), 0);
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += 10;
-	for (;;) {
-		int tid = atomic_load(&waiter_tid);
-
-		if (tid && blocked_in_fcntl(tid))
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > end.tv_sec)
-			CT_FAIL("the waiting thread did not block");
-		usleep(1000);
-	}
+	if (ct_start_blocked(&waiter, wait_lock, NULL, SYS_fcntl))
+		CT_FAIL("the waiting thread did not block in fcntl() within 10 s");
 	return 0;
 }
 
@@ -278,24 +248,16 @@ static int look_from_outside(pid_t holder)
 static int check(void)
 {
 	char got[4096], want[4096];
-	struct timespec end, now;
 	int st, me = proc_pid();
 	pid_t c;
 
 	/* The waiter still waits; the helper lets go; it gets the lock. */
 	CT_EQ(atomic_load(&waiter_ret), -2);
-	CT_TRUE(blocked_in_fcntl(other_thread()));
+	CT_TRUE(ct_blocked_in(other_thread(), SYS_fcntl));
 	CT_SYS(close(open("release", O_WRONLY | O_CREAT, 0644)));
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += 10;
-	while (atomic_load(&waiter_ret) == -2) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > end.tv_sec)
-			CT_FAIL("the waiting thread did not get its lock");
-		usleep(1000);
-	}
+	if (ct_join(waiter, NULL, 10))
+		CT_FAIL("the waiting thread did not get its lock");
 	CT_EQ(atomic_load(&waiter_ret), 0);
-	pthread_join(waiter, NULL);
 
 	CT_SYS(proc_locks(got, sizeof(got)));
 	snprintf(want, sizeof(want),

@@ -8,15 +8,12 @@
 #include "ct.h"
 
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #define NPIPES 4
@@ -38,7 +35,6 @@ static int fl_rd_other;
 static int pk[2], pk_fl[2]; /* packet mode (O_DIRECT), empty */
 static int pw[2];           /* full, a thread blocked writing into it */
 static pthread_t writer;
-static atomic_int writer_tid;
 static ssize_t writer_ret = -2;
 static const char wmsg[100] = "the blocked writer's 100 bytes";
 
@@ -96,25 +92,8 @@ static int note(struct tpipe *t)
 static void *write_blocked(void *arg)
 {
 	(void)arg;
-	atomic_store(&writer_tid, (int)syscall(SYS_gettid));
 	writer_ret = write(pw[1], wmsg, sizeof(wmsg));
 	return NULL;
-}
-
-/* Is thread tid asleep in write()? (/proc/self/task/TID/syscall starts with 1.) */
-static int blocked_in_write(int tid)
-{
-	char path[64], buf[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 2 && !strncmp(buf, "1 ", 2);
 }
 
 static int setup(void)
@@ -162,19 +141,10 @@ static int setup(void)
 		for (size_t i = 0; i < sizeof(full); i++)
 			full[i] = pattern(i, 9);
 		CT_EQ(write(pw[1], full, sizeof(full)), sizeof(full));
-		CT_EQ(pthread_create(&writer, NULL, write_blocked, NULL), 0);
-		for (int i = 0; !atomic_load(&writer_tid) || !blocked_in_write(writer_tid); i++) {
-			if (i == 10000)
-				CT_FAIL("the writer thread did not block in write() within 10 s");
-			usleep(1000);
-		}
+		if (ct_start_blocked(&writer, write_blocked, NULL, SYS_write))
+			CT_FAIL("the writer thread did not block in write() within 10 s");
 	}
 	return 0;
-}
-
-static long kcmp_file(int a, int b)
-{
-	return syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, a, b);
 }
 
 /* Everything in the pipe reads back, then nothing more. */
@@ -249,9 +219,9 @@ static int check(void)
 			CT_TRUE(s0.st_ino != (fstat(pp[k].fd[0], &s1) == 0 ? s1.st_ino : 0));
 	}
 	/* Sharing: dup()ed ends are the same open file, the reopened end is not. */
-	CT_EQ(kcmp_file(rd_dup, pp[1].fd[0]), 0);
-	CT_EQ(kcmp_file(wr_dup, pp[1].fd[1]), 0);
-	CT_TRUE(kcmp_file(rd_other, pp[1].fd[0]) != 0);
+	CT_EQ(ct_kcmp_file(rd_dup, pp[1].fd[0]), 0);
+	CT_EQ(ct_kcmp_file(wr_dup, pp[1].fd[1]), 0);
+	CT_TRUE(ct_kcmp_file(rd_other, pp[1].fd[0]) != 0);
 	CT_EQ(fcntl(rd_dup, F_GETFD), 0);
 	CT_EQ(fcntl(wr_dup, F_GETFD), FD_CLOEXEC);
 	CT_EQ(fcntl(rd_other, F_GETFL), fl_rd_other);
@@ -291,7 +261,6 @@ static int check(void)
 	/* The full pipe: its 64 KiB, then the blocked writer's bytes, in that order. */
 	{
 		static uint8_t buf[65536 + sizeof(wmsg)];
-		struct timespec until;
 		size_t got = 0;
 
 		while (got < sizeof(buf)) {
@@ -309,9 +278,7 @@ static int check(void)
 				CT_FAIL("full pipe: byte %zu is %u, not %u", i, buf[i],
 					pattern(i, 9));
 		CT_MEMEQ(buf + 65536, wmsg, sizeof(wmsg));
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 10;
-		CT_EQ(pthread_timedjoin_np(writer, NULL, &until), 0);
+		CT_EQ(ct_join(writer, NULL, 10), 0);
 		CT_EQ(writer_ret, sizeof(wmsg));
 	}
 	/* A full pipe is full again: its size is real, not just reported. */

@@ -58,16 +58,9 @@ static int write_file(const char *path, const char *s)
 static int read_int(const char *path, long *ret)
 {
 	char buf[64];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	if (fd < 0)
+	if (ct_read_text(path, buf, sizeof(buf)) < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	*ret = strtol(buf, NULL, 10);
 	return 0;
 }

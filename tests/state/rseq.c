@@ -144,11 +144,8 @@ static int setup(void)
 		CT_SYS(pipe(th[i].fds));
 		CT_EQ(pthread_create(&th[i].pt, NULL, thread_main, &th[i]), 0);
 	}
-	for (int i = 0; i < NT; i++) {
-		for (int k = 0; k < 5000 && !atomic_load(&th[i].parked); k++)
-			usleep(1000);
-		CT_TRUE(atomic_load(&th[i].parked));
-	}
+	for (int i = 0; i < NT; i++)
+		CT_TRUE(ct_wait_flag(&th[i].parked));
 	for (int i = 0; i < NT; i++)
 		if (th[i].why[0])
 			CT_FAIL("thread %d: %s", th[i].tid, th[i].why);
@@ -166,12 +163,8 @@ static int check(void)
 		CT_FAIL("main thread: %s", why);
 	CT_SYS(syscall(SYS_set_robust_list, glibc_head, glibc_len));
 	for (int i = 0; i < NT; i++) {
-		struct timespec until;
-
 		CT_EQ(write(th[i].fds[1], "x", 1), 1);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 10;
-		rc = pthread_timedjoin_np(th[i].pt, NULL, &until);
+		rc = ct_join(th[i].pt, NULL, 10);
 		if (rc)
 			CT_FAIL("joining thread %d: %s", th[i].tid, strerror(rc));
 		if (th[i].why[0])

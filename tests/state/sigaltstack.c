@@ -211,9 +211,7 @@ static int setup(void)
 		CT_EQ(pthread_create(&th[i].pt, NULL, thread_main, &th[i]), 0);
 	}
 	for (int i = 0; i < NT; i++) {
-		for (int k = 0; k < 5000 && !atomic_load(&th[i].parked); k++)
-			usleep(1000);
-		CT_TRUE(atomic_load(&th[i].parked));
+		CT_TRUE(ct_wait_flag(&th[i].parked));
 		if (th[i].why[0])
 			CT_FAIL("thread %d: %s", th[i].tid, th[i].why);
 	}
@@ -232,13 +230,10 @@ static int check(void)
 	CT_EQ(write(th[T_IN_HANDLER].fds[1], "h", 1), 1);
 	CT_EQ(write(th[T_AUTO_IN_HANDLER].fds[1], "h", 1), 1);
 	for (int i = 0; i < NT; i++) {
-		struct timespec until;
 		int rc;
 
 		CT_EQ(write(th[i].fds[1], "kkq", 3), 3);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 10;
-		rc = pthread_timedjoin_np(th[i].pt, NULL, &until);
+		rc = ct_join(th[i].pt, NULL, 10);
 		if (rc)
 			CT_FAIL("joining thread %d: %s", th[i].tid, strerror(rc));
 		if (th[i].why[0])

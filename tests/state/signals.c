@@ -166,17 +166,11 @@ static int dispositions(void)
 static int expire_itimer(void)
 {
 	struct itimerval it = {{0, 0}, {0, 1000}};
-	sigset_t pend;
-	int k;
 
 	CT_SYS(setitimer(ITIMER_REAL, &it, NULL));
-	for (k = 0; k < 5000; k++) {
-		CT_SYS(sigpending(&pend));
-		if (sigismember(&pend, SIGALRM))
-			return 0;
-		usleep(1000);
-	}
-	CT_FAIL("SIGALRM did not come");
+	if (!ct_wait_pending(SIGALRM))
+		CT_FAIL("SIGALRM did not come");
+	return 0;
 }
 
 static int queue(struct sent *s, size_t n, pid_t tid)
@@ -292,9 +286,7 @@ static int setup(void)
 	CT_SYS(sigprocmask(SIG_BLOCK, &block, NULL));
 	CT_SYS(pipe(cmd));
 	CT_EQ(pthread_create(&worker, NULL, worker_main, NULL), 0);
-	for (int k = 0; k < 5000 && !atomic_load(&parked); k++)
-		usleep(1000);
-	CT_TRUE(atomic_load(&parked));
+	CT_TRUE(ct_wait_flag(&parked));
 	main_blocked = mask_now();
 	/* After the first pthread_create(): glibc installs its SIGSETXID handler then. */
 	for (int sig = 1; sig <= NSIGS; sig++)
@@ -330,7 +322,6 @@ static int check(void)
 	char why[256];
 	struct ksigaction now;
 	sigset_t pend;
-	struct timespec until;
 	int rc, rt = SIGRTMIN;
 
 	/* Dispositions, bit for bit. */
@@ -354,9 +345,7 @@ static int check(void)
 	/* Pending: the worker takes its own out first (a thread sees shared ones too,
 	 * and it uses other numbers), then the main thread its own and the shared. */
 	CT_EQ(write(cmd[1], "cq", 2), 2);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 10;
-	rc = pthread_timedjoin_np(worker, NULL, &until);
+	rc = ct_join(worker, NULL, 10);
 	if (rc)
 		CT_FAIL("joining the worker: %s", strerror(rc));
 	if (worker_why[0])

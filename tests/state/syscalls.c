@@ -248,27 +248,7 @@ static void *thread_main(void *arg)
 /* The thread sleeps (state S) inside a system call. */
 static int blocked(pid_t tid)
 {
-	char path[64], buf[512];
-	FILE *f;
-	char *p = NULL;
-	int ok;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fgets(buf, sizeof(buf), f))
-		p = strrchr(buf, ')');
-	fclose(f);
-	ok = p && p[1] == ' ' && p[2] == 'S';
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	/* "running", or "-1 ..." outside a call. */
-	ok = ok && fgets(buf, sizeof(buf), f) && buf[0] >= '0' && buf[0] <= '9';
-	fclose(f);
-	return ok;
+	return ct_task_state(tid) == 'S' && ct_syscall_of(tid) >= 0;
 }
 
 /* Stop the whole process and have a timer continue it, as job control or a debugger
@@ -286,22 +266,6 @@ static int stop_and_continue(void)
 	CT_SYS(raise(SIGSTOP));
 	CT_SYS(timer_delete(tm));
 	return 0;
-}
-
-static long syscall_of(pid_t tid)
-{
-	char path[64], buf[256];
-	FILE *f;
-	long nr = -1;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	f = fopen(path, "r");
-	if (f) {
-		if (fgets(buf, sizeof(buf), f) && buf[0] >= '0' && buf[0] <= '9')
-			nr = strtol(buf, NULL, 10);
-		fclose(f);
-	}
-	return nr;
 }
 
 static int wait_all_blocked(int n, const char *when)
@@ -356,7 +320,7 @@ static int setup(void)
 		return 1;
 	CT_EQ(pthread_sigqueue(th[K_SIGWAIT].pt, BLOCKED_SIG, (union sigval){.sival_int = 7}), 0);
 	for (int i = 0; i < NK; i++)
-		ct_log("%s: in system call %ld", kind_name[i], syscall_of(th[i].tid));
+		ct_log("%s: in system call %ld", kind_name[i], ct_syscall_of(th[i].tid));
 	/* Part of each sleep goes by before the checkpoint. */
 	while (now() < t_started + PRE_S)
 		usleep(10000);
@@ -368,12 +332,9 @@ static int setup(void)
 
 static int join(struct th *t)
 {
-	struct timespec until;
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += JOIN_TIMEOUT_S;
-	rc = pthread_timedjoin_np(t->pt, NULL, &until);
+	rc = ct_join(t->pt, NULL, JOIN_TIMEOUT_S);
 	if (rc)
 		CT_FAIL("%s (thread %d) did not return: %s", kind_name[t->k], t->tid, strerror(rc));
 	if (t->why[0])

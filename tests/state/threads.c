@@ -190,28 +190,6 @@ static void *thread_main(void *arg)
 	return (void *)(uintptr_t)(0x100 + t->idx);
 }
 
-/* The thread is inside its blocking call: its state in /proc/.../stat is S. */
-static int wait_blocked(pid_t tid)
-{
-	char path[64], buf[512];
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	for (int i = 0; i < 5000; i++) {
-		FILE *f = fopen(path, "r");
-		char *p = NULL;
-
-		if (f) {
-			if (fgets(buf, sizeof(buf), f))
-				p = strrchr(buf, ')');
-			fclose(f);
-		}
-		if (p && p[1] == ' ' && p[2] == 'S')
-			return 0;
-		usleep(1000);
-	}
-	return -1;
-}
-
 static void *done_thread(void *arg)
 {
 	done_tid = (pid_t)syscall(SYS_gettid);
@@ -289,10 +267,8 @@ static int setup(void)
 		usleep(1000);
 	CT_TRUE(spin_tid != 0);
 	for (int i = 0; i < NT; i++) {
-		for (int k = 0; k < 5000 && !atomic_load(&th[i].parked); k++)
-			usleep(1000);
-		CT_TRUE(atomic_load(&th[i].parked));
-		if (wait_blocked(th[i].tid) < 0)
+		CT_TRUE(ct_wait_flag(&th[i].parked));
+		if (ct_wait_asleep(th[i].tid) < 0)
 			CT_FAIL("thread %d (tid %d) never blocked", i, th[i].tid);
 	}
 	return 0;
@@ -300,13 +276,10 @@ static int setup(void)
 
 static int join_one(struct th *t)
 {
-	struct timespec until;
 	void *ret = NULL;
 	int rc;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += JOIN_TIMEOUT_S;
-	rc = pthread_timedjoin_np(t->pt, &ret, &until);
+	rc = ct_join(t->pt, &ret, JOIN_TIMEOUT_S);
 	if (rc)
 		CT_FAIL("joining thread %d (tid %d): %s", t->idx, t->tid, strerror(rc));
 	CT_EQ((uintptr_t)ret, 0x100 + t->idx);

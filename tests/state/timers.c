@@ -163,15 +163,9 @@ static int make_timers(void)
 	}
 	/* A gap in the ids. */
 	CT_SYS(timer_delete(td[T_GONE].id));
-	for (int k = 0; k < 5000; k++) {
-		sigset_t pend;
-
-		CT_SYS(sigpending(&pend));
-		if (sigismember(&pend, SIGRTMIN + td[T_FIRED].signo_off))
-			return 0;
-		usleep(1000);
-	}
-	CT_FAIL("timer %ld did not fire", (long)(intptr_t)td[T_FIRED].id);
+	if (!ct_wait_pending(SIGRTMIN + td[T_FIRED].signo_off))
+		CT_FAIL("timer %ld did not fire", (long)(intptr_t)td[T_FIRED].id);
+	return 0;
 }
 
 static void on_glibc_timer(union sigval v)
@@ -219,9 +213,7 @@ static int setup(void)
 	CT_SYS(sigprocmask(SIG_BLOCK, &block, NULL));
 	CT_SYS(pipe(cmd));
 	CT_EQ(pthread_create(&worker, NULL, worker_main, NULL), 0);
-	for (int k = 0; k < 5000 && !atomic_load(&parked); k++)
-		usleep(1000);
-	CT_TRUE(atomic_load(&parked));
+	CT_TRUE(ct_wait_flag(&parked));
 	if (make_glibc_timer() || make_timers())
 		return 1;
 	for (int w = 0; w < 3; w++) {
@@ -310,7 +302,6 @@ static int check(void)
 {
 	char now_timers[4096], why[256];
 	struct itimerspec soon = {{0, 0}, {0, 10000000}};
-	struct timespec until;
 	timer_t extra;
 	struct sigevent ev;
 	int rc;
@@ -330,9 +321,7 @@ static int check(void)
 	if (wait_timer(T_MONO, why, sizeof(why))) /* periodic */
 		CT_FAIL("again: %s", why);
 	CT_EQ(write(cmd[1], "wq", 2), 2);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += WAIT_S + 5;
-	rc = pthread_timedjoin_np(worker, NULL, &until);
+	rc = ct_join(worker, NULL, WAIT_S + 5);
 	if (rc)
 		CT_FAIL("joining the worker: %s", strerror(rc));
 	if (worker_why[0])
