@@ -603,6 +603,7 @@ static int setup(struct dump_all *all, struct scope *sc, const struct ckpt_reque
 	if (!m->procs || !all->pc)
 		return err_set(err, -ENOMEM, "out of memory");
 	m->nprocs = all->n = sc->n;
+	all->dest_fd = req->fd;
 	for (uint32_t i = 0; i < sc->n; i++) {
 		struct dump_ctx *c = &all->pc[i];
 

@@ -176,6 +176,17 @@ static void free_scan(struct fd_scan *sc, uint32_t n)
 	free(sc);
 }
 
+/* Is s the open file the checkpoint is being written to? */
+static bool is_destination(const struct dump_ctx *c, const struct fd_scan *s)
+{
+	struct stat st;
+	int dest = c->all->dest_fd;
+
+	return dest >= 0 && fstat(dest, &st) == 0 && st.st_dev == s->st.st_dev &&
+	       st.st_ino == s->st.st_ino &&
+	       syscall(SYS_kcmp, getpid(), c->p->pid, KCMP_FILE, dest, s->fd) == 0;
+}
+
 static int scan_fds(struct dump_ctx *c, struct fd_scan **ret, uint32_t *ret_n, struct err *err)
 {
 	char dir[64];
@@ -222,6 +233,13 @@ static int scan_fds(struct dump_ctx *c, struct fd_scan **ret, uint32_t *ret_n, s
 					fd);
 		}
 		s->link[k] = '\0';
+		/* The checkpoint's own destination, held by a process that checkpoints
+		 * itself: it is not part of the process's state (BLCR skips it too), and
+		 * restoring it would truncate the very context being restarted. */
+		if (is_destination(c, s)) {
+			free(s->fdinfo);
+			continue;
+		}
 		n++;
 	}
 	closedir(d);

@@ -27,6 +27,7 @@ struct dump_all {
 	struct model *m;
 	struct dump_ctx *pc;
 	uint32_t n;
+	int dest_fd; /* where the context goes: a process's descriptor of it is not saved */
 };
 
 /* Checkpoint of one frozen process. */
