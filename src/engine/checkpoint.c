@@ -207,11 +207,12 @@ static int trace_policy(pid_t pid, uint32_t flags, struct err *err)
 			return 1;
 		}
 		if (flags & CKPT_PTRACED_ALLOW)
-			return err_set(err, -CREST_EPTRACED,
-				       "pid %d is traced by pid %d (%s); --ptraced-allow cannot help: "
-				       "crest freezes with ptrace, a process has only one tracer "
-				       "(detach %s, or use --ptraced-skip)",
-				       pid, tracer, who, who);
+			return err_set(
+			    err, -CREST_EPTRACED,
+			    "pid %d is traced by pid %d (%s); --ptraced-allow cannot help: "
+			    "crest freezes with ptrace, a process has only one tracer "
+			    "(detach %s, or use --ptraced-skip)",
+			    pid, tracer, who, who);
 		return err_set(err, -CREST_EPTRACED,
 			       "pid %d is traced by pid %d (%s) (--ptraced-skip leaves it out)",
 			       pid, tracer, who);
@@ -227,8 +228,8 @@ static int trace_policy(pid_t pid, uint32_t flags, struct err *err)
 	/* crest's own tools trace only while a request of theirs runs. */
 	me = comm_of(pid, &ts);
 	if (!strcmp(me, "cr_restart") || !strcmp(me, "cr_checkpoint"))
-		return err_set(err, -EBUSY, "pid %d (%s) is in the middle of a restart or checkpoint",
-			       pid, me);
+		return err_set(err, -EBUSY,
+			       "pid %d (%s) is in the middle of a restart or checkpoint", pid, me);
 	if (flags & CKPT_PTRACER_SKIP) {
 		kmsg_add(KMSG_WARN, "pid %d traces pid %d (%s): left out (--ptracer-skip)", pid,
 			 tracee, comm_of(tracee, &ts));
@@ -343,8 +344,7 @@ static int unmap_scratch(struct dump_ctx *c, struct err *err)
 	if (r == INJECT_FAILED)
 		return err->code;
 	c->scratch = 0;
-	return r < 0 ? err_code(err, (int)r, "pid %d: cannot unmap crest's scratch page",
-				c->p->pid)
+	return r < 0 ? err_code(err, (int)r, "pid %d: cannot unmap crest's scratch page", c->p->pid)
 		     : 0;
 }
 
@@ -668,7 +668,8 @@ int checkpoint_run(const struct ckpt_request *req, struct err *err)
 	if (rc == 0 && req->commit)
 		rc = req->commit(req->commit_arg, err);
 	/* libcr: told continue or failed while frozen; it sends itself the signal. */
-	rc = release_all(&all, &sc, libcr_hs_finish(hs, &sc, rc, req->signal), rc, err);
+	rc = release_all(&all, &sc, libcr_hs_finish(hs, &sc, rc, req->signal, req->signal_early),
+			 rc, err);
 	libcr_hs_end(hs, rc);
 	scope_fini(&sc);
 	free(all.pc);

@@ -2,6 +2,7 @@
 #ifndef CREST_CHECKPOINT_H
 #define CREST_CHECKPOINT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -38,6 +39,7 @@ struct ckpt_request {
 	int (*commit)(void *arg, struct err *err);
 	void *commit_arg;
 	int signal; /* sent to the target after a successful checkpoint; 0 for none */
+	bool signal_early; /* --early-*: before libcr's callbacks resume, not after */
 };
 
 /* Whether req->pid may be checkpointed at all (pid 1, kernel threads, zombies,

@@ -873,7 +873,7 @@ static bool takes_part(const struct hs_proc *h)
 	return h->asked && h->voted && !h->omitted && !h->ended;
 }
 
-int libcr_hs_finish(struct libcr_hs *hs, const struct scope *sc, int rc, int sig)
+int libcr_hs_finish(struct libcr_hs *hs, const struct scope *sc, int rc, int sig, bool early)
 {
 	bool libcr = false;
 
@@ -882,7 +882,7 @@ int libcr_hs_finish(struct libcr_hs *hs, const struct scope *sc, int rc, int sig
 	for (uint32_t i = 0; i < hs->n; i++) {
 		struct hs_proc *h = &hs->p[i];
 		/* A process that was stopped is stopped again after its callbacks. */
-		int32_t own = sig ? sig : h->was_stopped ? SIGSTOP : 0;
+		int32_t own = sig && !early ? sig : h->was_stopped ? SIGSTOP : 0;
 
 		if (!takes_part(h))
 			continue;
@@ -891,7 +891,7 @@ int libcr_hs_finish(struct libcr_hs *hs, const struct scope *sc, int rc, int sig
 			log_warn("pid %d: cannot tell libcr the outcome of the checkpoint: %s",
 				 h->pid, strerror(errno));
 	}
-	if (!libcr || !sc)
+	if (!libcr || !sc || early)
 		return sig;
 	/* The other processes get the signal now, queued while frozen as the engine
 	 * would. */

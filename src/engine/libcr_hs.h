@@ -40,10 +40,12 @@ bool libcr_hs_was_stopped(const struct libcr_hs *hs, pid_t pid);
 
 /* After the dump, with every process of the scope still frozen: tell each libcr
  * process whether the checkpoint was taken (rc == 0) or failed (rc < 0). A libcr
- * process sends itself sig once its callbacks are done; the others get it now, from
- * here, if sc is given. Returns the signal the engine must still send to every process
- * of the scope: sig when no process had libcr (or sc is NULL), else 0. hs NULL: sig. */
-int libcr_hs_finish(struct libcr_hs *hs, const struct scope *sc, int rc, int sig);
+ * process sends itself sig once its callbacks are done (unless early: then sig is
+ * queued now, like every process's, and stops or ends it before they resume); the
+ * others get it now, from here, if sc is given. Returns the signal the engine must
+ * still send to every process of the scope: sig when no process had libcr (or sc is
+ * NULL) or when early, else 0. hs NULL: sig. */
+int libcr_hs_finish(struct libcr_hs *hs, const struct scope *sc, int rc, int sig, bool early);
 
 /* Once the processes run again, whatever happened: a process whose handshake finish
  * did not end (the checkpoint failed before or while freezing) is told that it failed

@@ -1025,9 +1025,11 @@ static int restore_all(struct rst_ctx *c, struct rst_result *res, struct err *er
 			if ((pass == 0) != (rp->stopped_after || sig == SIGSTOP))
 				continue;
 			/* libcr: a copy caught in its checkpoint learns that it was restarted,
-			 * and sends itself rsig after its callbacks (docs/libcr.md). */
+			 * and sends itself rsig after its callbacks (docs/libcr.md); an
+			 * early signal is queued now, before they run. */
 			rsig = sig ? sig : rp->stopped_after ? SIGSTOP : 0;
-			if (libcr_hs_restarted(rp->pid, c->img_name, &rsig, &e) < 0)
+			if (libcr_hs_restarted(rp->pid, c->img_name,
+					       c->opts->signal_early ? NULL : &rsig, &e) < 0)
 				log_warn("%s", e.msg);
 			release(rp, rsig);
 			if (pass == 0 && rsig)

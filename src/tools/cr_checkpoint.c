@@ -562,6 +562,7 @@ static int request(const struct ckpt_opts *o)
 	req.commit = commit;
 	req.commit_arg = &ca;
 	req.signal = o->signal;
+	req.signal_early = o->early;
 	rc = checkpoint_run(&req, &err);
 	if (rc == -ETIMEDOUT || (rc < 0 && ptu_deadline_hit))
 		rc = err.code ? err.code : -ETIMEDOUT;

@@ -358,6 +358,7 @@ int main(int argc, char **argv)
 	req.opts.restore_sid = o.restore_sid;
 	req.opts.pidns = o.pidns;
 	req.opts.signal = o.signal;
+	req.opts.signal_early = o.early;
 	req.opts.relocs = relocs;
 	req.opts.nrelocs = o.nrelocs;
 	rc = restart_run(&req, &res, &err);

@@ -11,6 +11,8 @@
 
 #include "lt.h"
 
+#include <poll.h>
+
 #include <limits.h>
 #include <pthread.h>
 
@@ -385,6 +387,90 @@ static void stopped(bool cont)
 			  "after a restart");
 }
 
+/* Is there something to read on fd right now? */
+static bool readable(int fd)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+
+	return poll(&p, 1, 0) == 1;
+}
+
+/* Wait (bounded) until pid is stopped. */
+static char until_stopped(pid_t pid)
+{
+	char st = '?';
+
+	for (int i = 0; i < 1000 && (st = proc_state(pid)) != 'T'; i++)
+		lt_sleep_ms(5);
+	return st;
+}
+
+/* --stop against --early-stop, at checkpoint and at restart: the late signal comes
+ * once the callbacks are done (their report is there when the process is seen
+ * stopped), the early one before they resume (no report until SIGCONT). */
+static void early(bool is_early)
+{
+	const char *sig = is_early ? "--early-stop" : "--stop";
+	const char *ropts[] = {sig, NULL};
+	struct lt_gate g;
+	int out[2], code, rc = -1;
+	pid_t pid, rpid;
+	char st;
+
+	lt_gate_init(&g);
+	if (pipe(out) < 0)
+		exit(2);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		close(out[0]);
+		stop_out = out[1];
+		cr_init();
+		cr_register_callback(stop_cb, NULL, CR_SIGNAL_CONTEXT);
+		lt_ready(&g, 1);
+		for (;;)
+			pause();
+	}
+	LT_CHECK(lt_await(&g, 10) == 1, "child not ready");
+	{
+		const char *opts[] = {"--pid", sig, "-f", "ctx.early", NULL};
+
+		code = lt_checkpoint(pid, opts);
+		LT_CHECK(code == 0, "cr_checkpoint exited %d", code);
+	}
+	st = until_stopped(pid);
+	LT_CHECK(st == 'T', "state '%c' after the checkpoint", st);
+	LT_CHECK(readable(out[0]) == !is_early, "%s: the continue callback %s before the stop",
+		 sig, is_early ? "ran" : "had not run");
+	kill(pid, SIGCONT);
+	LT_CHECK(read(out[0], &rc, sizeof(rc)) == sizeof(rc) && rc == 0, "callback result %d", rc);
+	kill(pid, SIGKILL);
+	lt_wait(pid, 10);
+
+	rpid = lt_restart_bg("ctx.early", ropts);
+	st = until_stopped(pid);
+	LT_CHECK(st == 'T', "state '%c' after the restart", st);
+	/* The stop after the callbacks: wait for the process to be stopped after them. */
+	if (!is_early)
+		for (int i = 0; i < 1000 && !readable(out[0]); i++)
+			lt_sleep_ms(5);
+	LT_CHECK(readable(out[0]) == !is_early, "%s: the restart callback %s before the stop",
+		 sig, is_early ? "ran" : "had not run");
+	kill(pid, SIGCONT);
+	rc = -1;
+	LT_CHECK(read(out[0], &rc, sizeof(rc)) == sizeof(rc) && rc > 0,
+		 "restart callback result %d", rc);
+	kill(pid, SIGKILL);
+	lt_wait(rpid, 10);
+	close(out[0]);
+	close(out[1]);
+	unlink("ctx.early");
+	lt_verdict(is_early ? "info: --early-stop stops the process before its callbacks resume, "
+			      "at checkpoint and at restart"
+			    : "info: --stop stops the process once its callbacks are done, at "
+			      "checkpoint and at restart");
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : "";
@@ -419,6 +505,10 @@ int main(int argc, char **argv)
 	if (!*only || !strcmp(only, "stopped")) {
 		stopped(false);
 		stopped(true);
+	}
+	if (!*only || !strcmp(only, "early")) {
+		early(false);
+		early(true);
 	}
 	return 0;
 }

@@ -95,6 +95,7 @@ struct rst_opts {
 	bool restore_pgid;
 	bool restore_sid;
 	int signal; /* sent after restart, 0 for none */
+	bool signal_early; /* --early-*: before libcr's restart callbacks run */
 	bool pidns;   /* restore in a new pid namespace (and mount namespace, for /proc) */
 	const struct rst_reloc *relocs;
 	size_t nrelocs;
