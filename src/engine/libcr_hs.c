@@ -350,8 +350,22 @@ static void dest_path(const struct ckpt_request *req, char *buf, size_t n)
 	ssize_t r;
 
 	buf[0] = '\0';
-	if (req->fd < 0)
+	if (req->fd < 0) {
+		/* -d: one file per process, in the directory dest_name names (made
+		 * once they are all written: it may not exist yet). */
+		char cwd[CRCTL_PATH_MAX];
+		const char *d = req->dest_name;
+
+		if (!d || !*d)
+			return;
+		if (d[0] == '/')
+			cwd[0] = '\0';
+		else if (!getcwd(cwd, sizeof(cwd)))
+			return;
+		if ((size_t)snprintf(buf, n, "%s/%s", cwd, d[0] == '/' ? d + 1 : d) >= n)
+			buf[0] = '\0';
 		return;
+	}
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", req->fd);
 	r = readlink(link, buf, n - 1);
 	buf[r > 0 ? r : 0] = '\0';

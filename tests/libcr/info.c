@@ -119,9 +119,11 @@ static void infos(void)
 	lt_verdict("info: exec() from a restart callback");
 }
 
-/* The child checkpointed by cr_checkpoint reports what it saw on a pipe. */
-static void info_by_command(void)
+/* The child checkpointed by cr_checkpoint reports what it saw on a pipe; with dir,
+ * cr_checkpoint -d writes a directory, which is the destination libcr reports. */
+static void info_by_command(bool dir)
 {
+	const char *name = dir ? "ctx.info3d" : "ctx.info3";
 	struct lt_gate g;
 	int out[2], code;
 	pid_t pid;
@@ -146,7 +148,7 @@ static void info_by_command(void)
 	close(out[1]);
 	LT_CHECK(lt_await(&g, 10) == 1, "child not ready");
 	{
-		const char *opts[] = {"--tree", "--signal", "18", "-f", "ctx.info3", NULL};
+		const char *opts[] = {"--tree", "--signal", "18", dir ? "-d" : "-f", name, NULL};
 
 		code = lt_checkpoint(pid, opts);
 		LT_CHECK(code == 0, "cr_checkpoint exited %d", code);
@@ -164,13 +166,24 @@ static void info_by_command(void)
 			 "target %d scope %d signal %d", target, scope, sig);
 		/* Written to a temporary file renamed at the end (--atomic). */
 		snprintf(want, sizeof(want), "%s", dest);
-		LT_CHECK(dest[0] == '/' && strstr(dest, "ctx.info3"), "dest '%s'", dest);
+		LT_CHECK(dest[0] == '/' && strstr(dest, name), "dest '%s'", dest);
+		LT_CHECK(!dir || !strcmp(strrchr(dest, '/') + 1, name), "dest '%s', want .../%s",
+			 dest, name);
 		if (f)
 			fclose(f);
 	}
 	lt_wait(pid, 10);
-	unlink("ctx.info3");
-	lt_verdict("info: checkpoint info for cr_checkpoint --tree --signal 18");
+	if (dir) {
+		char file[64];
+
+		snprintf(file, sizeof(file), "%s/context.%d", name, (int)pid);
+		unlink(file);
+		rmdir(name);
+	} else {
+		unlink(name);
+	}
+	lt_verdict(dir ? "info: checkpoint info for cr_checkpoint -d DIR: the destination is DIR"
+		       : "info: checkpoint info for cr_checkpoint --tree --signal 18");
 }
 
 static void restart_info(void)
@@ -482,7 +495,8 @@ int main(int argc, char **argv)
 	id = cr_register_callback(info_cb, NULL, CR_THREAD_CONTEXT);
 	if (!*only || !strcmp(only, "info")) {
 		infos();
-		info_by_command();
+		info_by_command(false);
+		info_by_command(true);
 	}
 	cr_replace_callback(id, NULL, NULL, CR_THREAD_CONTEXT);
 	if (!*only || !strcmp(only, "restart")) {
