@@ -77,6 +77,11 @@ for g in $groups; do
 				for m in $modes; do
 					run "state/$n $m ($b)" 120 build/tests/ct_run $scope -m "$m" "$n [$b]" "$t"
 				done
+				# And through a directory of contexts, one file per process (-d).
+				if [ -n "$scope" ]; then
+					run "state/$n cycles -D ($b)" 120 build/tests/ct_run $scope -D -m cycles \
+						"$n -D [$b]" "$t"
+				fi
 			done
 		done
 		;;
