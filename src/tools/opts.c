@@ -49,15 +49,88 @@ int opt_int(const char *s, long min, long max, long *ret)
 	return 0;
 }
 
+/* ---- what both tools take ---- */
+
+/* Codes of the long options both tools take; each tool's own follow. */
+enum {
+	O_RUN = 1000, O_STOP, O_TERM, O_ABORT, O_KILL, O_CONT, O_EARLY_STOP, O_EARLY_ABRT,
+	O_KMSG_NONE, O_KMSG_ERROR, O_KMSG_WARNING,
+	O_OWN,
+};
+
+/* shared_opt's answer for an option that is the tool's own. */
+#define NOT_SHARED 2
+
+/* The options both tools take alike: the signal the processes get once done (--run,
+ * -S, --stop ... --early-abrt) and kernel messages (--kmsg-*). Returns NOT_SHARED for
+ * the tool's own; else OPT_OK, or what parsing concludes (OPT_USAGE, -EINVAL) with msg
+ * set. */
+static int shared_opt(int c, int *signal, bool *early, enum kmsg_mode *kmsg, char *msg,
+		      size_t n)
+{
+	long v;
+
+	switch (c) {
+	case O_RUN:
+		*signal = 0;
+		*early = false;
+		return OPT_OK;
+	case 'S':
+		if (opt_int(optarg, LONG_MIN, LONG_MAX, &v) < 0)
+			return say(msg, n, OPT_USAGE, "bad signal '%s'", optarg);
+		if (v < 1 || v > 64)
+			return say(msg, n, -EINVAL, "signal %ld is not between 1 and 64", v);
+		*signal = (int)v;
+		*early = false;
+		return OPT_OK;
+	case O_STOP:
+	case O_TERM:
+	case O_ABORT:
+	case O_KILL:
+	case O_CONT:
+		*signal = c == O_STOP ? 19 : c == O_TERM ? 15 : c == O_ABORT ? 6
+			  : c == O_KILL ? 9 : 18;
+		*early = false;
+		return OPT_OK;
+	case O_EARLY_STOP:
+	case O_EARLY_ABRT:
+		*signal = c == O_EARLY_STOP ? 19 : 6;
+		*early = true;
+		return OPT_OK;
+	case O_KMSG_NONE:
+		*kmsg = KMSG_MODE_NONE;
+		return OPT_OK;
+	case O_KMSG_ERROR:
+		*kmsg = KMSG_MODE_ERROR;
+		return OPT_OK;
+	case O_KMSG_WARNING:
+		*kmsg = KMSG_MODE_WARNING;
+		return OPT_OK;
+	default:
+		return NOT_SHARED;
+	}
+}
+
+/* -F's descriptor. */
+static int parse_fd(const char *arg, int *ret_fd, char *msg, size_t n)
+{
+	long v;
+
+	if (opt_int(arg, LONG_MIN, INT_MAX, &v) < 0)
+		return say(msg, n, OPT_USAGE, "bad descriptor '%s'", arg);
+	if (v < 0)
+		return say(msg, n, -EINVAL, "bad descriptor %ld", v);
+	*ret_fd = (int)v;
+	return 0;
+}
+
 /* ---- cr_checkpoint ---- */
 
 enum {
-	C_ATOMIC = 1000, C_BACKUP, C_CLOBBER, C_NOCLOBBER,
-	C_RUN, C_STOP, C_TERM, C_ABORT, C_KILL, C_CONT, C_EARLY_STOP, C_EARLY_ABRT,
+	C_ATOMIC = O_OWN, C_BACKUP, C_CLOBBER, C_NOCLOBBER,
 	C_SYNC, C_NOSYNC,
 	C_SAVE_EXE, C_SAVE_PRIV, C_SAVE_SHARED, C_SAVE_ALL, C_SAVE_NONE,
 	C_PTRACED_ERROR, C_PTRACED_SKIP, C_PTRACED_ALLOW, C_PTRACER_ERROR, C_PTRACER_SKIP,
-	C_KMSG_NONE, C_KMSG_ERROR, C_KMSG_WARNING,
 	C_VERSION,
 };
 
@@ -77,15 +150,15 @@ static const struct option ckpt_long[] = {
 	{"backup", optional_argument, NULL, C_BACKUP},
 	{"clobber", no_argument, NULL, C_CLOBBER},
 	{"noclobber", no_argument, NULL, C_NOCLOBBER},
-	{"run", no_argument, NULL, C_RUN},
+	{"run", no_argument, NULL, O_RUN},
 	{"signal", required_argument, NULL, 'S'},
-	{"stop", no_argument, NULL, C_STOP},
-	{"term", no_argument, NULL, C_TERM},
-	{"abort", no_argument, NULL, C_ABORT},
-	{"kill", no_argument, NULL, C_KILL},
-	{"cont", no_argument, NULL, C_CONT},
-	{"early-stop", no_argument, NULL, C_EARLY_STOP},
-	{"early-abrt", no_argument, NULL, C_EARLY_ABRT},
+	{"stop", no_argument, NULL, O_STOP},
+	{"term", no_argument, NULL, O_TERM},
+	{"abort", no_argument, NULL, O_ABORT},
+	{"kill", no_argument, NULL, O_KILL},
+	{"cont", no_argument, NULL, O_CONT},
+	{"early-stop", no_argument, NULL, O_EARLY_STOP},
+	{"early-abrt", no_argument, NULL, O_EARLY_ABRT},
 	{"sync", no_argument, NULL, C_SYNC},
 	{"nosync", no_argument, NULL, C_NOSYNC},
 	{"save-exe", no_argument, NULL, C_SAVE_EXE},
@@ -98,9 +171,9 @@ static const struct option ckpt_long[] = {
 	{"ptraced-allow", no_argument, NULL, C_PTRACED_ALLOW},
 	{"ptracer-error", no_argument, NULL, C_PTRACER_ERROR},
 	{"ptracer-skip", no_argument, NULL, C_PTRACER_SKIP},
-	{"kmsg-none", no_argument, NULL, C_KMSG_NONE},
-	{"kmsg-error", no_argument, NULL, C_KMSG_ERROR},
-	{"kmsg-warning", no_argument, NULL, C_KMSG_WARNING},
+	{"kmsg-none", no_argument, NULL, O_KMSG_NONE},
+	{"kmsg-error", no_argument, NULL, O_KMSG_ERROR},
+	{"kmsg-warning", no_argument, NULL, O_KMSG_WARNING},
 	{"time", required_argument, NULL, 't'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
@@ -134,6 +207,12 @@ int ckpt_parse(int argc, char **argv, struct ckpt_opts *o, char *msg, size_t msg
 	/* BLCR's short options, without '?': "-?" is then an unknown option, the one
 	 * getopt reports with optopt '?', as BLCR relies on. */
 	while ((c = getopt_long(argc, argv, "f:d:F:S:pgsTct:qvh", ckpt_long, NULL)) != -1) {
+		rc = shared_opt(c, &o->signal, &o->early, &o->kmsg, msg, msglen);
+		if (rc != NOT_SHARED) {
+			if (rc != OPT_OK)
+				return rc;
+			continue;
+		}
 		switch (c) {
 		case 'T':
 			o->scope = 3;
@@ -157,13 +236,9 @@ int ckpt_parse(int argc, char **argv, struct ckpt_opts *o, char *msg, size_t msg
 			o->file = optarg;
 			break;
 		case 'F':
-			if ((rc = set_dest(o, CDEST_FD, msg, msglen)) < 0)
+			if ((rc = set_dest(o, CDEST_FD, msg, msglen)) < 0 ||
+			    (rc = parse_fd(optarg, &o->fd, msg, msglen)) < 0)
 				return rc;
-			if (opt_int(optarg, LONG_MIN, INT_MAX, &v) < 0)
-				return say(msg, msglen, OPT_USAGE, "bad descriptor '%s'", optarg);
-			if (v < 0)
-				return say(msg, msglen, -EINVAL, "bad descriptor %ld", v);
-			o->fd = (int)v;
 			break;
 		case 'd':
 			if ((rc = set_dest(o, CDEST_DIR, msg, msglen)) < 0)
@@ -185,33 +260,6 @@ int ckpt_parse(int argc, char **argv, struct ckpt_opts *o, char *msg, size_t msg
 		case C_NOCLOBBER:
 			o->policy = CPOL_NOCLOBBER;
 			o->backup_name = NULL;
-			break;
-		case C_RUN:
-			o->signal = 0;
-			o->early = false;
-			break;
-		case 'S':
-			if (opt_int(optarg, LONG_MIN, LONG_MAX, &v) < 0)
-				return say(msg, msglen, OPT_USAGE, "bad signal '%s'", optarg);
-			if (v < 1 || v > 64)
-				return say(msg, msglen, -EINVAL, "signal %ld is not between 1 and 64",
-					   v);
-			o->signal = (int)v;
-			o->early = false;
-			break;
-		case C_STOP:
-		case C_TERM:
-		case C_ABORT:
-		case C_KILL:
-		case C_CONT:
-			o->signal = c == C_STOP ? 19 : c == C_TERM ? 15 : c == C_ABORT ? 6
-				  : c == C_KILL ? 9 : 18;
-			o->early = false;
-			break;
-		case C_EARLY_STOP:
-		case C_EARLY_ABRT:
-			o->signal = c == C_EARLY_STOP ? 19 : 6;
-			o->early = true;
 			break;
 		case C_SYNC:
 			o->sync = true;
@@ -246,15 +294,6 @@ int ckpt_parse(int argc, char **argv, struct ckpt_opts *o, char *msg, size_t msg
 			break;
 		case C_PTRACER_SKIP:
 			o->ptracer = PTRACER_SKIP;
-			break;
-		case C_KMSG_NONE:
-			o->kmsg = KMSG_MODE_NONE;
-			break;
-		case C_KMSG_ERROR:
-			o->kmsg = KMSG_MODE_ERROR;
-			break;
-		case C_KMSG_WARNING:
-			o->kmsg = KMSG_MODE_WARNING;
 			break;
 		case 't':
 			if (opt_int(optarg, LONG_MIN, UINT_MAX, &v) < 0)
@@ -298,12 +337,10 @@ int ckpt_parse(int argc, char **argv, struct ckpt_opts *o, char *msg, size_t msg
 /* ---- cr_restart ---- */
 
 enum {
-	R_RUN = 1000, R_STOP, R_TERM, R_ABORT, R_KILL, R_CONT, R_EARLY_STOP, R_EARLY_ABRT,
-	R_OMIT_MAYBE, R_OMIT_ALWAYS, R_OMIT_NEVER,
+	R_OMIT_MAYBE = O_OWN, R_OMIT_ALWAYS, R_OMIT_NEVER,
 	R_ON_SUCCESS, R_ON_ARGS, R_ON_TEMP, R_ON_ENV, R_ON_PERM, R_ON_FAILURE,
 	R_RELOCATE,
 	R_PID, R_NOPID, R_PGID, R_NOPGID, R_SID, R_NOSID, R_PIDNS,
-	R_KMSG_NONE, R_KMSG_ERROR, R_KMSG_WARNING,
 };
 
 static const struct option rst_long[] = {
@@ -313,16 +350,16 @@ static const struct option rst_long[] = {
 	{"file", required_argument, NULL, 'f'},
 	{"fd", required_argument, NULL, 'F'},
 	{"dir", required_argument, NULL, 'd'},
-	{"run", no_argument, NULL, R_RUN},
+	{"run", no_argument, NULL, O_RUN},
 	{"signal", required_argument, NULL, 'S'},
-	{"stop", no_argument, NULL, R_STOP},
-	{"freeze", no_argument, NULL, R_STOP},
-	{"term", no_argument, NULL, R_TERM},
-	{"abort", no_argument, NULL, R_ABORT},
-	{"kill", no_argument, NULL, R_KILL},
-	{"cont", no_argument, NULL, R_CONT},
-	{"early-stop", no_argument, NULL, R_EARLY_STOP},
-	{"early-abrt", no_argument, NULL, R_EARLY_ABRT},
+	{"stop", no_argument, NULL, O_STOP},
+	{"freeze", no_argument, NULL, O_STOP},
+	{"term", no_argument, NULL, O_TERM},
+	{"abort", no_argument, NULL, O_ABORT},
+	{"kill", no_argument, NULL, O_KILL},
+	{"cont", no_argument, NULL, O_CONT},
+	{"early-stop", no_argument, NULL, O_EARLY_STOP},
+	{"early-abrt", no_argument, NULL, O_EARLY_ABRT},
 	{"omit-maybe", no_argument, NULL, R_OMIT_MAYBE},
 	{"omit-always", no_argument, NULL, R_OMIT_ALWAYS},
 	{"omit-never", no_argument, NULL, R_OMIT_NEVER},
@@ -340,9 +377,9 @@ static const struct option rst_long[] = {
 	{"restore-sid", no_argument, NULL, R_SID},
 	{"no-restore-sid", no_argument, NULL, R_NOSID},
 	{"pidns", no_argument, NULL, R_PIDNS},
-	{"kmsg-none", no_argument, NULL, R_KMSG_NONE},
-	{"kmsg-error", no_argument, NULL, R_KMSG_ERROR},
-	{"kmsg-warning", no_argument, NULL, R_KMSG_WARNING},
+	{"kmsg-none", no_argument, NULL, O_KMSG_NONE},
+	{"kmsg-error", no_argument, NULL, O_KMSG_ERROR},
+	{"kmsg-warning", no_argument, NULL, O_KMSG_WARNING},
 	{NULL, 0, NULL, 0},
 };
 
@@ -435,7 +472,6 @@ void rst_cli_fini(struct rst_cli *o)
 
 int rst_parse(int argc, char **argv, struct rst_cli *o, char *msg, size_t msglen)
 {
-	long v;
 	int c, rc;
 
 	memset(o, 0, sizeof(*o));
@@ -447,6 +483,12 @@ int rst_parse(int argc, char **argv, struct rst_cli *o, char *msg, size_t msglen
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "qvhS:F:d:f:", rst_long, NULL)) != -1) {
+		rc = shared_opt(c, &o->signal, &o->early, &o->kmsg, msg, msglen);
+		if (rc != NOT_SHARED) {
+			if (rc != OPT_OK)
+				return rc;
+			continue;
+		}
 		switch (c) {
 		case 'h':
 			o->help = true;
@@ -463,45 +505,14 @@ int rst_parse(int argc, char **argv, struct rst_cli *o, char *msg, size_t msglen
 			o->file = optarg;
 			break;
 		case 'F':
-			if ((rc = set_src(o, RSRC_FD, msg, msglen)) < 0)
+			if ((rc = set_src(o, RSRC_FD, msg, msglen)) < 0 ||
+			    (rc = parse_fd(optarg, &o->fd, msg, msglen)) < 0)
 				return rc;
-			if (opt_int(optarg, LONG_MIN, INT_MAX, &v) < 0)
-				return say(msg, msglen, OPT_USAGE, "bad descriptor '%s'", optarg);
-			if (v < 0)
-				return say(msg, msglen, -EINVAL, "bad descriptor %ld", v);
-			o->fd = (int)v;
 			break;
 		case 'd':
 			if ((rc = set_src(o, RSRC_DIR, msg, msglen)) < 0)
 				return rc;
 			o->dir = optarg;
-			break;
-		case R_RUN:
-			o->signal = 0;
-			o->early = false;
-			break;
-		case 'S':
-			if (opt_int(optarg, LONG_MIN, LONG_MAX, &v) < 0)
-				return say(msg, msglen, OPT_USAGE, "bad signal '%s'", optarg);
-			if (v < 1 || v > 64)
-				return say(msg, msglen, -EINVAL, "signal %ld is not between 1 and 64",
-					   v);
-			o->signal = (int)v;
-			o->early = false;
-			break;
-		case R_STOP:
-		case R_TERM:
-		case R_ABORT:
-		case R_KILL:
-		case R_CONT:
-			o->signal = c == R_STOP ? 19 : c == R_TERM ? 15 : c == R_ABORT ? 6
-				  : c == R_KILL ? 9 : 18;
-			o->early = false;
-			break;
-		case R_EARLY_STOP:
-		case R_EARLY_ABRT:
-			o->signal = c == R_EARLY_STOP ? 19 : 6;
-			o->early = true;
 			break;
 		case R_OMIT_MAYBE:
 			o->omit = OMIT_MAYBE;
@@ -549,15 +560,6 @@ int rst_parse(int argc, char **argv, struct rst_cli *o, char *msg, size_t msglen
 			break;
 		case R_PIDNS:
 			o->pidns = true;
-			break;
-		case R_KMSG_NONE:
-			o->kmsg = KMSG_MODE_NONE;
-			break;
-		case R_KMSG_ERROR:
-			o->kmsg = KMSG_MODE_ERROR;
-			break;
-		case R_KMSG_WARNING:
-			o->kmsg = KMSG_MODE_WARNING;
 			break;
 		case '?':
 			if (optopt == '?') {
