@@ -1,6 +1,7 @@
-/* bench: checkpoint and restart times of a tiny process and of one with 1 GiB of
- * touched memory, with the context on tmpfs, against this machine's own memory-copy
- * and file bandwidth measured in the same run.
+/* bench: checkpoint and restart times of a tiny process, of one with 1 GiB of
+ * touched memory, of trees, threads and 10000 descriptors, with the context on
+ * tmpfs, against this machine's own memory-copy and file bandwidth measured in the
+ * same run.
  *
  *   bench [-n REPEAT] [-m MIB] [-d DIR]      (DIR: where contexts go, default /dev/shm)
  *
@@ -17,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -134,8 +137,24 @@ static void file_gbs(size_t n, double *w, double *r)
 
 /* Shapes of target: one process; a tree of procs processes (the first and its
  * children); one process with threads threads. Each process or thread touches mib
- * MiB of its own. */
-static unsigned int procs = 1, threads = 1;
+ * MiB of its own. The first process also holds efds eventfds (under its hard limit
+ * of open files). */
+static unsigned int procs = 1, threads = 1, efds;
+
+static int make_eventfds(unsigned int n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	for (unsigned int k = 0; k < n; k++)
+		if (eventfd(k, 0) < 0)
+			return -1;
+	return 0;
+}
 
 static void *toucher(void *arg)
 {
@@ -192,7 +211,7 @@ static pid_t start_target(size_t mib)
 			if (pthread_join(t[k], &ret) != 0 || (n && !ret))
 				_exit(1);
 		}
-		if (n && !toucher(&n))
+		if ((n && !toucher(&n)) || make_eventfds(efds) < 0)
 			_exit(1);
 		close(p[0]);
 		if (write(p[1], "R", 1) != 1)
@@ -374,5 +393,12 @@ int main(int argc, char **argv)
 	       big.ckpt * 1e3, (double)(256u << 20) / big.ckpt / 1e9);
 	printf("                    restart    %6.1f ms (target <= 60)  %5.2f GB/s\n", big.rst * 1e3,
 	       (double)(256u << 20) / big.rst / 1e9);
+	threads = 1;
+	efds = 10000;
+	measure(0, &big);
+	printf("\nfds: 10000 eventfds  checkpoint %6.1f ms  %5.1f us per descriptor\n",
+	       big.ckpt * 1e3, big.ckpt * 1e6 / efds);
+	printf("                     restart    %6.1f ms  %5.1f us per descriptor\n", big.rst * 1e3,
+	       big.rst * 1e6 / efds);
 	return 0;
 }

@@ -12,8 +12,8 @@ top=$PWD
 groups=${*:-unit state cli fail libcr fuzz}
 passed=0
 failed=0
-TREE_TESTS="tree fd_unix_tree fd_shared_tree fd_unix_server"
-NEWPID_TESTS="mem_anon mem_maps pipes proc fpu syscalls creds ids fd_eventfd fd_signalfd fd_timerfd fd_epoll fd_inotify fd_unix fd_memfd fd_deleted fd_fifo locks fd_shared_tree fd_unix_server"
+TREE_TESTS="tree fd_unix_tree fd_shared_tree fd_unix_server fd_many"
+NEWPID_TESTS="mem_anon mem_maps pipes proc fpu syscalls creds ids fd_eventfd fd_signalfd fd_timerfd fd_epoll fd_inotify fd_unix fd_memfd fd_deleted fd_fifo locks fd_shared_tree fd_unix_server fd_many"
 failures=()
 export LIBCR_DISABLE_NSCD=1
 

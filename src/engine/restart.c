@@ -171,36 +171,176 @@ static void status_line(int fd, const char *fmt, ...)
 		return;
 }
 
-/* Move every planned descriptor to its number and close all others. No allocation:
- * this runs in the copy of cr_restart, and may meet any fd numbers. */
-static int install_fds(struct rst_proc *rp, struct err *err)
+/* ---- the new process's descriptors ----
+ *
+ * Each planned descriptor is a move: the object at parent_fd (cr_restart's number,
+ * which the copy has too) goes to child_fd, and every other descriptor is closed.
+ * The numbers are taken as they are: a process may have as many descriptors as its
+ * limit allows, so there is no room for a second set. The child numbers are distinct,
+ * so a move can be made once no move still to make reads the number it writes;
+ * making it may free its source for the move that writes there, and so on along a
+ * chain. What no chain reaches is cycles, each broken with one spare number. */
+
+enum { MOVE_TODO, MOVE_DONE, MOVE_TODO_SPARE /* its source is a spare, closed after */ };
+
+struct fd_plan {
+	struct fd_move *mv;
+	int *readers; /* by number: how many moves still to make read it */
+	int *writer;  /* by number: 1 + the move that writes it, 0 if none */
+};
+
+static int install_one(struct rst_proc *rp, struct fd_plan *pl, uint32_t i, struct err *err)
 {
-	int hi = 0;
+	while (true) {
+		struct fd_move *m = &pl->mv[i];
+		int src = m->parent_fd, w;
+
+		if (dup3(src, m->child_fd, m->cloexec ? O_CLOEXEC : 0) < 0)
+			return err_sys(err, "pid %d: cannot install descriptor %d", rp->p->pid,
+				       m->child_fd);
+		if (m->tmp == MOVE_TODO_SPARE) {
+			m->tmp = MOVE_DONE;
+			close(src);
+			return 0;
+		}
+		m->tmp = MOVE_DONE;
+		if (--pl->readers[src] > 0)
+			return 0;
+		w = pl->writer[src];
+		if (!w) {
+			close(src); /* cr_restart's, needed by no one else */
+			return 0;
+		}
+		if (pl->mv[w - 1].tmp == MOVE_DONE)
+			return 0;    /* kept at its own number */
+		i = (uint32_t)w - 1; /* free now */
+	}
+}
+
+/* Close every descriptor that no move reads (cr_restart's own, other processes'). */
+static int close_unplanned(struct rst_proc *rp, const struct fd_plan *pl, int hi, struct err *err)
+{
+	for (int fd = 0; fd < hi;) {
+		int end = fd;
+
+		while (end < hi && !pl->readers[end] &&
+		       !(pl->writer[end] && pl->mv[pl->writer[end] - 1].parent_fd == end))
+			end++;
+		if (end > fd && syscall(SYS_close_range, fd, end - 1, 0) < 0)
+			return err_sys(err, "pid %d: cannot close cr_restart's descriptors",
+				       rp->p->pid);
+		fd = end + 1;
+	}
+	if (syscall(SYS_close_range, hi, ~0u, 0) < 0)
+		return err_sys(err, "pid %d: cannot close cr_restart's descriptors", rp->p->pid);
+	return 0;
+}
+
+static int install_plan(struct rst_proc *rp, struct fd_plan *pl, int hi, struct err *err)
+{
+	struct fd_move *mv = pl->mv;
+	uint32_t n = rp->nmoves;
+	int rc;
+
+	for (uint32_t i = 0; i < n; i++) {
+		mv[i].tmp = MOVE_TODO;
+		pl->writer[mv[i].child_fd] = (int)i + 1;
+		if (mv[i].parent_fd != mv[i].child_fd)
+			pl->readers[mv[i].parent_fd]++;
+	}
+	/* Already at its number (cr_restart's own, given to an external one). */
+	for (uint32_t i = 0; i < n; i++) {
+		if (mv[i].parent_fd != mv[i].child_fd)
+			continue;
+		if (fcntl(mv[i].child_fd, F_SETFD, mv[i].cloexec ? FD_CLOEXEC : 0) < 0)
+			return err_sys(err, "pid %d: cannot install descriptor %d", rp->p->pid,
+				       mv[i].child_fd);
+		mv[i].tmp = MOVE_DONE;
+	}
+	rc = close_unplanned(rp, pl, hi, err);
+	for (uint32_t i = 0; rc == 0 && i < n; i++)
+		if (mv[i].tmp == MOVE_TODO && !pl->readers[mv[i].child_fd])
+			rc = install_one(rp, pl, i, err);
+	for (uint32_t i = 0; rc == 0 && i < n; i++) {
+		int src = mv[i].parent_fd, spare, w;
+
+		if (mv[i].tmp != MOVE_TODO)
+			continue;
+		/* A cycle: this move reads its source from a spare number, which lets
+		 * the move that writes the source go, and the rest of the cycle. */
+		spare = fcntl(src, F_DUPFD_CLOEXEC, 0);
+		if (spare < 0)
+			return err_sys(err,
+				       "pid %d: no spare descriptor number to install "
+				       "descriptor %d",
+				       rp->p->pid, mv[i].child_fd);
+		mv[i].parent_fd = spare;
+		mv[i].tmp = MOVE_TODO_SPARE;
+		w = --pl->readers[src] ? 0 : pl->writer[src];
+		if (!pl->readers[src] && !w)
+			close(src);
+		if (w && mv[w - 1].tmp == MOVE_TODO)
+			rc = install_one(rp, pl, (uint32_t)w - 1, err);
+		if (rc == 0 && mv[i].tmp != MOVE_DONE) {
+			/* Only a cycle leads back here; anything else is a bug. */
+			if (pl->readers[mv[i].child_fd])
+				return err_set(
+				    err, -EINVAL,
+				    "pid %d: internal: descriptor %d cannot be installed",
+				    rp->p->pid, mv[i].child_fd);
+			rc = install_one(rp, pl, i, err);
+		}
+	}
+	return rc;
+}
+
+/* Move every planned descriptor to its number and close all others. No allocation:
+ * this runs in the copy of cr_restart (the plan's tables are mapped). ret_status:
+ * where the status pipe is now, whatever happened. */
+static int install_fds(struct rst_proc *rp, int *ret_status, struct err *err)
+{
+	struct fd_plan pl = {rp->moves, NULL, NULL};
+	uint32_t status = UINT32_MAX;
+	size_t len;
+	int hi = 0, rc;
 
 	for (uint32_t i = 0; i < rp->nmoves; i++) {
 		if (rp->moves[i].parent_fd >= hi)
 			hi = rp->moves[i].parent_fd + 1;
 		if (rp->moves[i].child_fd >= hi)
 			hi = rp->moves[i].child_fd + 1;
+		if (rp->moves[i].parent_fd == rp->status_w &&
+		    rp->moves[i].child_fd == rp->status_child_fd)
+			status = i;
 	}
-	for (uint32_t i = 0; i < rp->nmoves; i++) {
-		rp->moves[i].tmp = fcntl(rp->moves[i].parent_fd, F_DUPFD_CLOEXEC, hi);
-		if (rp->moves[i].tmp < 0)
-			return err_sys(err, "pid %d: cannot set up descriptor %d", rp->p->pid,
-				       rp->moves[i].child_fd);
-	}
-	if (syscall(SYS_close_range, 0, hi - 1, 0) < 0)
-		return err_sys(err, "pid %d: cannot close cr_restart's descriptors", rp->p->pid);
-	for (uint32_t i = 0; i < rp->nmoves; i++) {
-		const struct fd_move *mv = &rp->moves[i];
+	*ret_status = rp->status_w;
+	len = 2 * (size_t)hi * sizeof(int);
+	pl.readers = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (pl.readers == MAP_FAILED)
+		return err_sys(err, "pid %d: no memory to plan its %u descriptors", rp->p->pid,
+			       rp->nmoves);
+	pl.writer = pl.readers + hi;
+	rc = install_plan(rp, &pl, hi, err);
+	munmap(pl.readers, len);
+	if (status != UINT32_MAX)
+		*ret_status = rp->moves[status].tmp == MOVE_DONE ? rp->status_child_fd
+								 : rp->moves[status].parent_fd;
+	return rc;
+}
 
-		if (dup3(mv->tmp, mv->child_fd, mv->cloexec ? O_CLOEXEC : 0) < 0)
-			return err_sys(err, "pid %d: cannot install descriptor %d", rp->p->pid,
-				       mv->child_fd);
-	}
-	if (syscall(SYS_close_range, hi, ~0u, 0) < 0)
-		return err_sys(err, "pid %d: cannot close cr_restart's descriptors", rp->p->pid);
-	return 0;
+/* Descriptor fd of the new process is at or above lim, its limit of open files. */
+static int over_limit(const struct rst_proc *rp, int fd, rlim_t lim, struct err *err)
+{
+	if (fd < rp->keep_base)
+		return err_set(err, -EMFILE,
+			       "pid %d: descriptor %d is above the limit of %llu open files",
+			       rp->p->pid, fd, (unsigned long long)lim);
+	return err_set(err, -EMFILE,
+		       "pid %d: crest needs descriptors %d to %d while it restores the process, "
+		       "above the limit of %llu open files",
+		       rp->p->pid, rp->keep_base, rp->keep_base + rp->nkeep - 1,
+		       (unsigned long long)lim);
 }
 
 /* ---- the process tree ----
@@ -323,24 +463,22 @@ static void __attribute__((noreturn)) child_main(struct rst_ctx *c, uint32_t i)
 			status_line(status_fd, "C %u %d", k, pid);
 	}
 	/* Saved descriptors may lie above cr_restart's soft limit: the saved limits
-	 * come back later, so work under the hard one meanwhile. */
+	 * come back later, so work under the hard one meanwhile (cr_restart does too,
+	 * files.c). Installing them takes no number beyond theirs and cr_restart's. */
 	if (rc == 0 && getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+		rlim_t lim = nofile.rlim_cur;
+
 		if (nofile.rlim_cur < nofile.rlim_max) {
 			nofile.rlim_cur = nofile.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &nofile);
+			if (setrlimit(RLIMIT_NOFILE, &nofile) == 0)
+				lim = nofile.rlim_max;
 		}
-		for (uint32_t k = 0; k < rp->nmoves; k++)
-			if ((rlim_t)rp->moves[k].child_fd + rp->nmoves >= nofile.rlim_max)
-				rc = err_set(&e, -EMFILE,
-					     "pid %d: descriptor %d is above the limit of %llu open "
-					     "files",
-					     rp->p->pid, rp->moves[k].child_fd,
-					     (unsigned long long)nofile.rlim_max);
+		for (uint32_t k = 0; rc == 0 && k < rp->nmoves; k++)
+			if ((rlim_t)rp->moves[k].child_fd >= lim)
+				rc = over_limit(rp, rp->moves[k].child_fd, lim, &e);
 	}
-	if (rc == 0)
-		rc = install_fds(rp, &e);
 	if (rc == 0) {
-		status_fd = rp->status_child_fd;
+		rc = install_fds(rp, &status_fd, &e);
 		kmsg_set_forward(status_fd);
 	}
 	for (unsigned int k = 0; rc == 0 && k < state_count; k++)

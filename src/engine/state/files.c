@@ -22,9 +22,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -64,6 +67,57 @@ int fdkind_first_fd(const struct proc_img *p, uint32_t file_id)
 		if (p->fds[i].file_id == file_id)
 			return p->fds[i].fd;
 	return -1;
+}
+
+/* Where file id is in m->files, or would go: files are made and read in the order of
+ * their ids (decode_file keeps it so), which lets a lookup take log n steps, not n. */
+static uint32_t file_slot(const struct model *m, uint32_t id)
+{
+	uint32_t lo = 0, hi = m->nfiles;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (m->files[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct file_img *file_by_id(const struct model *m, uint32_t id)
+{
+	uint32_t k;
+
+	if (id && id <= m->nfiles && m->files[id - 1].id == id)
+		return &m->files[id - 1]; /* as the checkpoint numbers them */
+	k = file_slot(m, id);
+	if (k < m->nfiles && m->files[k].id == id)
+		return &m->files[k];
+	return model_find_file((struct model *)m, id); /* a model made in another order */
+}
+
+/* model_grow() for the files, by doubling: one realloc per file copies the whole
+ * array each time for thousands of them (realloc always moves under ASan). */
+static struct file_img *grow_files(struct model *m)
+{
+	size_t need = ((size_t)m->nfiles + 1) * sizeof(*m->files);
+	struct file_img *f;
+
+	if (m->nfiles == UINT32_MAX)
+		return NULL;
+	if (!m->files || malloc_usable_size(m->files) < need) {
+		size_t cap = m->nfiles ? 2 * (size_t)m->nfiles : 16;
+
+		f = realloc(m->files, cap * sizeof(*f));
+		if (!f)
+			return NULL;
+		m->files = f;
+	}
+	f = &m->files[m->nfiles++];
+	memset(f, 0, sizeof(*f));
+	return f;
 }
 
 struct dump_ctx *fdkind_dump_ctx(struct dump_all *all, const struct file_img *f)
@@ -192,7 +246,7 @@ static int scan_fds(struct dump_ctx *c, struct fd_scan **ret, uint32_t *ret_n, s
 	char dir[64];
 	struct dirent *de;
 	struct fd_scan *sc = NULL;
-	uint32_t n = 0;
+	uint32_t n = 0, cap = 0;
 	DIR *d;
 
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", c->p->pid);
@@ -213,13 +267,17 @@ static int scan_fds(struct dump_ctx *c, struct fd_scan **ret, uint32_t *ret_n, s
 			free_scan(sc, n);
 			return err_set(err, -E2BIG, "pid %d: too many descriptors", c->p->pid);
 		}
-		s = realloc(sc, ((size_t)n + 1) * sizeof(*sc));
-		if (!s) {
-			closedir(d);
-			free_scan(sc, n);
-			return err_set(err, -ENOMEM, "out of memory");
+		if (n == cap) {
+			/* Doubling: thousands of descriptors are no rarity. */
+			cap = cap ? 2 * cap : 64;
+			s = realloc(sc, (size_t)cap * sizeof(*sc));
+			if (!s) {
+				closedir(d);
+				free_scan(sc, n);
+				return err_set(err, -ENOMEM, "out of memory");
+			}
+			sc = s;
 		}
-		sc = s;
 		s = &sc[n];
 		memset(s, 0, sizeof(*s));
 		s->fd = (int)fd;
@@ -270,8 +328,117 @@ static int classify(struct dump_ctx *c, const struct fd_scan *s, struct file_img
 	return nobody_claims(c, s, err);
 }
 
+/* ---- which descriptors share an open file description ----
+ *
+ * kcmp(KCMP_FILE) tells whether two descriptors lead to one open file description
+ * and, when they do not, which of the two comes first in an order of its own (the
+ * kernel's file pointers, scrambled alike for the whole boot). Sorted in that order,
+ * the descriptors of a description lie side by side: n log n calls, where comparing
+ * each descriptor with every earlier one of its inode took n², and every eventfd,
+ * signalfd, timerfd and epoll instance shares one inode. */
+
+/* A descriptor of the process being collected (who < n), or one by which a
+ * description of an earlier process of the checkpoint was found (who - n is its index
+ * in m->files). */
+struct desc {
+	uint64_t dev, ino;
+	pid_t pid;
+	int fd;
+	uint32_t who;
+};
+
+static int cmp_inode(const void *pa, const void *pb)
+{
+	const struct desc *a = pa, *b = pb;
+
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	if (a->ino != b->ino)
+		return a->ino < b->ino ? -1 : 1;
+	return 0;
+}
+
+/* 0: one description; 1: a's comes first; 2: b's; anything else: no order. */
+static long kcmp_file(const struct desc *a, const struct desc *b)
+{
+	return syscall(SYS_kcmp, a->pid, b->pid, KCMP_FILE, a->fd, b->fd);
+}
+
+/* arg: a bool set when kcmp gives no order, which makes the sort worthless. */
+static int cmp_desc(const void *pa, const void *pb, void *arg)
+{
+	const struct desc *a = pa, *b = pb;
+	int r = cmp_inode(a, b);
+	long k;
+
+	if (r)
+		return r;
+	k = kcmp_file(a, b);
+	if (k == 0 || k == 1 || k == 2)
+		return k == 0 ? 0 : k == 1 ? -1 : 1;
+	*(bool *)arg = true;
+	return a->who < b->who ? -1 : a->who > b->who;
+}
+
+/* The descriptions of sc[0..n) of c's process, met before or not, in same[]: -1 - k
+ * for a description of an earlier process (m->files[k], k < first), else the first
+ * of the process's descriptors with that description (i itself for the first).
+ * Returns 0, 1 if kcmp gave no order (compare pairs instead), or -ENOMEM. */
+static int match_descriptions(struct dump_ctx *c, const struct fd_scan *sc, uint32_t n,
+			      uint32_t first, int64_t *same)
+{
+	const struct model *m = c->m;
+	struct desc *d = malloc(((size_t)n + first + 1) * sizeof(*d));
+	struct desc *mine = malloc(((size_t)n + 1) * sizeof(*mine));
+	bool unordered = false;
+	uint32_t nd = n;
+
+	if (!d || !mine) {
+		free(d);
+		free(mine);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		d[i] = (struct desc){sc[i].st.st_dev, sc[i].st.st_ino, c->p->pid, sc[i].fd, i};
+	memcpy(mine, d, (size_t)n * sizeof(*d));
+	qsort(mine, n, sizeof(*mine), cmp_inode);
+	/* Inherited across fork, passed over a socket: shared between processes. Only
+	 * descriptions of this process's inodes can be; one found without a descriptor
+	 * (a file only mapped) is no one's. */
+	for (uint32_t k = 0; k < first; k++) {
+		const struct file_img *f = &m->files[k];
+		struct desc key = {f->dev, f->ino, f->dump_pid, f->dump_fd, n + k};
+
+		if (f->dump_pid > 0 && n && bsearch(&key, mine, n, sizeof(*mine), cmp_inode))
+			d[nd++] = key;
+	}
+	free(mine);
+	qsort_r(d, nd, sizeof(*d), cmp_desc, &unordered);
+	for (uint32_t a = 0, b; a < nd && !unordered; a = b) {
+		uint32_t earlier = UINT32_MAX, lowest = UINT32_MAX;
+
+		for (b = a + 1;
+		     b < nd && cmp_inode(&d[b - 1], &d[b]) == 0 && kcmp_file(&d[b - 1], &d[b]) == 0;
+		     b++)
+			;
+		for (uint32_t j = a; j < b; j++) {
+			if (d[j].who >= n && d[j].who - n < earlier)
+				earlier = d[j].who - n;
+			if (d[j].who < n && d[j].who < lowest)
+				lowest = d[j].who;
+		}
+		for (uint32_t j = a; j < b; j++)
+			if (d[j].who < n)
+				same[d[j].who] =
+				    earlier != UINT32_MAX ? -1 - (int64_t)earlier : lowest;
+	}
+	free(d);
+	return unordered ? 1 : 0;
+}
+
 /* An open file description already met, in this process or an earlier one of the
- * checkpoint, that fd of this process refers to too; NULL if none. */
+ * checkpoint, that fd of this process refers to too; NULL if none. Pair by pair: for
+ * when kcmp gives no order. */
 static struct file_img *same_description(struct dump_ctx *c, const struct fd_scan *sc, uint32_t i,
 					 uint32_t first)
 {
@@ -282,7 +449,6 @@ static struct file_img *same_description(struct dump_ctx *c, const struct fd_sca
 		if (sc[k].st.st_ino == s->st.st_ino && sc[k].st.st_dev == s->st.st_dev &&
 		    syscall(SYS_kcmp, c->p->pid, c->p->pid, KCMP_FILE, sc[k].fd, s->fd) == 0)
 			return &m->files[sc[k].file];
-	/* Inherited across fork, passed over a socket: shared between processes. */
 	for (uint32_t k = 0; k < first; k++) {
 		struct file_img *f = &m->files[k];
 
@@ -299,26 +465,37 @@ static int files_collect(struct dump_ctx *c, struct err *err)
 	struct proc_img *p = c->p;
 	uint32_t first = m->nfiles, n = 0;
 	struct fd_scan *sc = NULL;
-	int rc;
+	int64_t *same;
+	int rc, slow;
 
 	rc = scan_fds(c, &sc, &n, err);
 	if (rc < 0)
 		return rc;
 	p->fds = calloc(n ? n : 1, sizeof(*p->fds));
-	if (!p->fds) {
+	same = malloc((n ? n : 1) * sizeof(*same));
+	slow = p->fds && same ? match_descriptions(c, sc, n, first, same) : -ENOMEM;
+	if (slow < 0) {
+		free(same);
 		free_scan(sc, n);
 		return err_set(err, -ENOMEM, "out of memory");
 	}
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
 		struct fd_scan *s = &sc[i];
-		struct file_img *f = same_description(c, sc, i, first);
+		struct file_img *f;
+
+		if (slow)
+			f = same_description(c, sc, i, first);
+		else if (same[i] < 0)
+			f = &m->files[-1 - same[i]];
+		else
+			f = same[i] != i ? &m->files[sc[same[i]].file] : NULL;
 
 		if (!f) {
 			if (m->nfiles >= MAX_FILES) {
 				rc = err_set(err, -E2BIG, "too many open files");
 				break;
 			}
-			f = model_grow((void **)&m->files, &m->nfiles, sizeof(*f));
+			f = grow_files(m);
 			if (!f) {
 				rc = err_set(err, -ENOMEM, "out of memory");
 				break;
@@ -337,6 +514,7 @@ static int files_collect(struct dump_ctx *c, struct err *err)
 			rc = fdkind_unsupported(c, sc[i].fd,
 						"file in signal-driven I/O mode (O_ASYNC)",
 						sc[i].link, err);
+	free(same);
 	free_scan(sc, n);
 	return rc;
 }
@@ -354,7 +532,7 @@ static int files_settle_all(struct dump_all *all, struct err *err)
 		const struct proc_img *p = &all->m->procs[i];
 
 		for (uint32_t k = 0; k < p->nfds; k++) {
-			const struct file_img *f = model_find_file(all->m, p->fds[k].file_id);
+			const struct file_img *f = file_by_id(all->m, p->fds[k].file_id);
 			const char *what = fd_external_what(f);
 
 			if (what)
@@ -431,17 +609,23 @@ static int decode_file(struct model *m, const struct img_rec *rec, const struct 
 	const struct fd_kind *k;
 	struct file_img *f;
 	const void *kd;
-	uint32_t id, kd_len;
+	uint32_t id, kd_len, at;
 
 	wr_init(&rd, rec->payload, rec->len);
 	id = get_u32(&rd);
-	if (rd.bad || id == 0 || model_find_file(m, id))
+	at = file_slot(m, id);
+	if (rd.bad || id == 0 || (at < m->nfiles && m->files[at].id == id))
 		return img_rec_corrupt(r, rec, "missing or repeated file id", err);
 	if (m->nfiles >= MAX_FILES)
 		return img_rec_corrupt(r, rec, "too many files", err);
-	f = model_grow((void **)&m->files, &m->nfiles, sizeof(*f));
-	if (!f)
+	if (!grow_files(m))
 		return err_set(err, -ENOMEM, "out of memory");
+	/* In id order, as they are written. */
+	f = &m->files[at];
+	if (at < m->nfiles - 1) {
+		memmove(f + 1, f, (m->nfiles - 1 - at) * sizeof(*f));
+		memset(f, 0, sizeof(*f));
+	}
 	f->id = id;
 	f->kind = get_u32(&rd);
 	f->flags = get_u32(&rd);
@@ -477,11 +661,35 @@ static int decode_file(struct model *m, const struct img_rec *rec, const struct 
 	return 0;
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a < *(const int *)b ? -1 : *(const int *)a > *(const int *)b;
+}
+
+/* Does a descriptor number come twice in p's table, written in another order than
+ * the checkpoint's (ascending)? 1 yes, 0 no, -ENOMEM. */
+static int listed_twice(const struct proc_img *p)
+{
+	int *v = malloc((p->nfds + 1u) * sizeof(*v));
+	int twice = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < p->nfds; i++)
+		v[i] = p->fds[i].fd;
+	qsort(v, p->nfds, sizeof(*v), cmp_int);
+	for (uint32_t i = 1; i < p->nfds && !twice; i++)
+		twice = v[i] == v[i - 1];
+	free(v);
+	return twice;
+}
+
 static int decode_fds(struct model *m, const struct img_rec *rec, const struct img_reader *r,
 		      struct err *err)
 {
 	struct wire_rd rd;
 	struct proc_img *p;
+	bool ascending = true;
 	uint32_t n;
 
 	wr_init(&rd, rec->payload, rec->len);
@@ -503,9 +711,16 @@ static int decode_fds(struct model *m, const struct img_rec *rec, const struct i
 		p->nfds = i + 1;
 		if (fd->fd < 0 || fd->fd >= (int32_t)MAX_FDS || fd->cloexec > 1)
 			wr_fail(&rd, "descriptor out of range");
-		for (uint32_t k = 0; k < i && !rd.bad; k++)
-			if (p->fds[k].fd == fd->fd)
-				wr_fail(&rd, "descriptor listed twice");
+		else if (i && fd->fd <= fd[-1].fd)
+			ascending = false;
+	}
+	if (!ascending && !rd.bad) {
+		int twice = listed_twice(p);
+
+		if (twice < 0)
+			return err_set(err, -ENOMEM, "out of memory");
+		if (twice)
+			wr_fail(&rd, "descriptor listed twice");
 	}
 	if (!wr_done(&rd))
 		return img_rec_corrupt(r, rec, rd.why, err);
@@ -525,7 +740,7 @@ static int files_validate(struct model *m, struct proc_img *p, struct err *err)
 	if (!p->fds)
 		return err_set(err, -EINVAL, "pid %d: the context has no descriptor table", p->pid);
 	for (uint32_t i = 0; i < p->nfds; i++) {
-		const struct file_img *f = model_find_file(m, p->fds[i].file_id);
+		const struct file_img *f = file_by_id(m, p->fds[i].file_id);
 		const struct fd_kind *k;
 
 		if (!f)
@@ -539,6 +754,35 @@ static int files_validate(struct model *m, struct proc_img *p, struct err *err)
 }
 
 /* ---- restart ---- */
+
+/* cr_restart holds every open file description of every process until they all
+ * exist: as many descriptors as the processes had, which their limits allowed. It
+ * works under its hard limit meanwhile (the new processes inherit that until their
+ * saved limits come back) and gives the soft one back when the restart is over. */
+static rlim_t nofile_soft = RLIM_INFINITY; /* what to give back; RLIM_INFINITY: nothing */
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	nofile_soft = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		nofile_soft = RLIM_INFINITY;
+}
+
+static void lower_nofile(void)
+{
+	struct rlimit rl;
+
+	if (nofile_soft == RLIM_INFINITY || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rl.rlim_cur = nofile_soft;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	nofile_soft = RLIM_INFINITY;
+}
 
 /* Plan every descriptor of the new process: each open file description is made once
  * (by its kind) and given to all its descriptors. */
@@ -557,10 +801,11 @@ static int files_prepare(struct rst_ctx *c, struct err *err)
 			return err_set(err, -ENOMEM, "out of memory");
 		for (uint32_t i = 0; i < m->nfiles; i++)
 			c->file_fd[i] = -1;
+		raise_nofile();
 	}
 	for (uint32_t i = 0; i < p->nfds && rc >= 0; i++) {
 		const struct fd_img *d = &p->fds[i];
-		const struct file_img *f = model_find_file(m, d->file_id);
+		const struct file_img *f = file_by_id(m, d->file_id);
 		const struct fd_kind *k = fdkind_find(f->kind);
 		size_t fi = (size_t)(f - m->files);
 		bool borrowed = false;
@@ -588,29 +833,34 @@ static int files_prepare(struct rst_ctx *c, struct err *err)
 	return rc < 0 ? rc : 0;
 }
 
-/* Each kind's step, once per open file description, with its first descriptor. */
+/* Each kind's step, once per open file description, with its first descriptor. In
+ * the new process too: the set of descriptions met is mapped, not allocated. */
 static int for_each_file(struct rst_ctx *c, bool child, struct err *err)
 {
 	const struct proc_img *p = c->rp->p;
+	size_t len = c->m->nfiles / 8 + 1;
+	uint8_t *met;
+	int rc = 0;
 
-	for (uint32_t i = 0; i < p->nfds; i++) {
+	met = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (met == MAP_FAILED)
+		return err_sys(err, "pid %d: no memory to go through its descriptors", p->pid);
+	for (uint32_t i = 0; i < p->nfds && rc == 0; i++) {
 		const struct fd_img *d = &p->fds[i];
-		const struct file_img *f = model_find_file(c->m, d->file_id);
+		const struct file_img *f = file_by_id(c->m, d->file_id);
 		const struct fd_kind *k = fdkind_find(f->kind);
-		int rc;
+		size_t fi = (size_t)(f - c->m->files);
 
-		if (fdkind_first_fd(p, d->file_id) != d->fd)
+		if (met[fi / 8] & (1u << (fi % 8)))
 			continue;
+		met[fi / 8] |= (uint8_t)(1u << (fi % 8));
 		if (child && k->child)
 			rc = k->child(c, f, d->fd, err);
 		else if (!child && k->finish)
 			rc = k->finish(c, f, d->fd, err);
-		else
-			continue;
-		if (rc < 0)
-			return rc;
 	}
-	return 0;
+	munmap(met, len);
+	return rc < 0 ? rc : 0;
 }
 
 static int files_child(struct rst_ctx *c, struct err *err)
@@ -646,18 +896,35 @@ static int files_groups(struct rst_ctx *c, struct err *err)
 	return 0;
 }
 
+static void close_copies(struct rst_ctx *c)
+{
+	for (uint32_t i = 0; c->file_fd && i < c->m->nfiles; i++)
+		if (c->file_fd[i] >= 0) {
+			close(c->file_fd[i]);
+			c->file_fd[i] = -1;
+		}
+}
+
+/* Every process exists, its descriptors installed: cr_restart's copies go, as many
+ * descriptors as the processes have. */
+static int files_restore(struct rst_ctx *c, struct err *err)
+{
+	(void)err;
+	close_copies(c);
+	return 0;
+}
+
 static void files_cleanup(struct rst_ctx *c)
 {
 	if (c->file_fd) {
-		for (uint32_t i = 0; i < c->m->nfiles; i++)
-			if (c->file_fd[i] >= 0)
-				close(c->file_fd[i]);
+		close_copies(c);
 		free(c->file_fd);
 		c->file_fd = NULL;
 	}
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (kinds[i]->cleanup)
 			kinds[i]->cleanup(c);
+	lower_nofile();
 }
 
 static void files_describe(const struct model *m, const struct proc_img *p, struct out *o)
@@ -665,7 +932,7 @@ static void files_describe(const struct model *m, const struct proc_img *p, stru
 	out_arr_begin(o, "descriptors");
 	for (uint32_t i = 0; i < p->nfds; i++) {
 		const struct fd_img *d = &p->fds[i];
-		const struct file_img *f = model_find_file((struct model *)m, d->file_id);
+		const struct file_img *f = file_by_id(m, d->file_id);
 		const struct fd_kind *k = f ? fdkind_find(f->kind) : NULL;
 
 		out_obj_begin(o, NULL);
@@ -697,6 +964,7 @@ const struct state_ops files_ops = {
 	.prepare = files_prepare,
 	.session = files_session,
 	.child = files_child,
+	.restore = files_restore,
 	.groups = files_groups,
 	.finish = files_finish,
 	.cleanup = files_cleanup,

@@ -110,9 +110,12 @@ int fsaved_collect(struct dump_ctx *c, struct file_img *f, int fd, struct err *e
 		rc = want_add(fsaved_of(h), 0, UINT64_MAX);
 		return rc < 0 ? err_set(err, rc, "out of memory") : 0;
 	}
-	fs->src = open_own(c->p->pid, fd, err);
-	if (fs->src < 0)
+	/* Opened again when the contents are written (the process is still frozen): a
+	 * process may hold as many such files as our limit of open files. */
+	rc = open_own(c->p->pid, fd, err);
+	if (rc < 0)
 		return err->code;
+	close(rc);
 	fs->holder = 1;
 	rc = want_add(fs, 0, UINT64_MAX);
 	return rc < 0 ? err_set(err, rc, "out of memory") : 0;
@@ -315,17 +318,32 @@ static int fsaved_encode_global(struct model *m, struct img_writer *w, struct er
 	for (uint32_t i = 0; i < m->nfiles && rc == 0; i++) {
 		const struct file_img *f = &m->files[i];
 		struct fsaved *fs = fsaved_of(f);
+		bool own = false;
 
-		if (!fs || !fs->holder || fs->src < 0)
+		if (!fs || !fs->holder || (fs->src < 0 && f->dump_pid <= 0))
 			continue;
 		if (!buf) {
 			buf = malloc(DATA_HEAD + DATA_CHUNK);
 			if (!buf)
 				return err_set(err, -ENOMEM, "out of memory");
 		}
+		/* A holder found at a descriptor reads through it again, for the time
+		 * of its contents; one made for a mapping kept its copy. */
+		if (fs->src < 0) {
+			fs->src = open_own(f->dump_pid, f->dump_fd, err);
+			if (fs->src < 0) {
+				rc = err->code;
+				break;
+			}
+			own = true;
+		}
 		merge_wanted(fs, f->size);
 		for (uint32_t k = 0; k < fs->nwant && rc == 0; k++)
 			rc = write_range(w, f, buf, &fs->want[k], err);
+		if (own) {
+			close(fs->src);
+			fs->src = -1;
+		}
 	}
 	free(buf);
 	return rc;
