@@ -67,6 +67,14 @@ static void json_escape(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* JSON: a new line, indented to depth d. */
+static void json_line(struct out *o, int d)
+{
+	fputc('\n', o->f);
+	for (int i = 0; i < d; i++)
+		fputs("  ", o->f);
+}
+
 /* Print what comes before a member: separator, indentation and key. */
 static void member(struct out *o, const char *key)
 {
@@ -75,11 +83,8 @@ static void member(struct out *o, const char *key)
 	if (o->json) {
 		if (!o->first[d])
 			fputc(',', o->f);
-		if (d > 0) {
-			fputc('\n', o->f);
-			for (int i = 0; i < d; i++)
-				fputs("  ", o->f);
-		}
+		if (d > 0)
+			json_line(o, d);
 		if (key && !o->array[d]) {
 			json_escape(o->f, key);
 			fputs(": ", o->f);
@@ -133,7 +138,9 @@ void out_obj_begin(struct out *o, const char *key)
 	open_level(o, false, inl);
 }
 
-void out_obj_end(struct out *o)
+/* Leave the innermost level. JSON closes it with c, on a line of its own unless it is
+ * empty; text closes only an inline one, the caller's way: returns whether it was. */
+static bool close_level(struct out *o, char c)
 {
 	bool inl = o->inline_[o->depth];
 	bool was_empty = o->first[o->depth];
@@ -141,18 +148,19 @@ void out_obj_end(struct out *o)
 	if (o->depth > 0)
 		o->depth--;
 	if (o->json) {
-		if (!was_empty) {
-			fputc('\n', o->f);
-			for (int i = 0; i < o->depth; i++)
-				fputs("  ", o->f);
-		}
-		fputc('}', o->f);
-	} else if (inl) {
-		if (o->inline_[o->depth])
-			fputc('}', o->f);
-		else
-			fputc('\n', o->f);
+		if (!was_empty)
+			json_line(o, o->depth);
+		fputc(c, o->f);
+		return false;
 	}
+	return inl;
+}
+
+void out_obj_end(struct out *o)
+{
+	/* An inline object in an inline one ends in '}', one of its own ends its line. */
+	if (close_level(o, '}'))
+		fputc(o->inline_[o->depth] ? '}' : '\n', o->f);
 }
 
 void out_arr_begin(struct out *o, const char *key)
@@ -170,21 +178,8 @@ void out_arr_begin(struct out *o, const char *key)
 
 void out_arr_end(struct out *o)
 {
-	bool inl = o->inline_[o->depth];
-	bool was_empty = o->first[o->depth];
-
-	if (o->depth > 0)
-		o->depth--;
-	if (o->json) {
-		if (!was_empty) {
-			fputc('\n', o->f);
-			for (int i = 0; i < o->depth; i++)
-				fputs("  ", o->f);
-		}
+	if (close_level(o, ']'))
 		fputc(']', o->f);
-	} else if (inl) {
-		fputc(']', o->f);
-	}
 }
 
 void out_str(struct out *o, const char *key, const char *v)
