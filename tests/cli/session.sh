@@ -27,8 +27,10 @@ ids_of() { for p in "$@"; do ps -o pid=,pgid=,sid= -p "$p"; done | awk '{print $
 restored() {
 	local p t
 	for p in "$@"; do
+		# Untraced, and the saved program again (before it is seized, it is an
+		# untraced copy of cr_restart).
 		t=$(awk '/^TracerPid:/ {print $2}' "/proc/$p/status" 2>/dev/null)
-		[ "$t" = 0 ] || return 1
+		[ "$t" = 0 ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sessjob ] || return 1
 	done
 }
 
