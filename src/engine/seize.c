@@ -6,6 +6,7 @@
 #include "log.h"
 #include "ptrace_util.h"
 #include "../util/buf.h"
+#include "../util/procfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -69,6 +70,14 @@ static int wait_interrupt_stop(struct seize_set *s, pid_t tid, struct err *err)
 	return err_set(err, -EBUSY, "thread %d of pid %d does not stay stopped", tid, s->pid);
 }
 
+/* Is thread tid of pid gone, or a zombie (exited, not yet released)? */
+static bool thread_exited(pid_t pid, pid_t tid)
+{
+	struct proc_stat st;
+
+	return procfs_stat(pid, tid, &st) < 0 || st.state == 'Z' || st.state == 'X';
+}
+
 static int seize_thread(struct seize_set *s, pid_t tid, struct err *err)
 {
 	struct seized_thread *t;
@@ -81,6 +90,9 @@ static int seize_thread(struct seize_set *s, pid_t tid, struct err *err)
 	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)0) < 0) {
 		if (errno == ESRCH)
 			return 1; /* exited meanwhile */
+		/* A thread that has exited but is still listed refuses with EPERM. */
+		if (errno == EPERM && thread_exited(s->pid, tid))
+			return 1;
 		if (errno == EPERM)
 			return err_sys(err, "cannot trace thread %d of pid %d (already traced, or "
 					    "not permitted)",
