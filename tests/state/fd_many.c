@@ -4,8 +4,9 @@
  * at 3... (each its own counter, value i + 1, semaphore, non-blocking and
  * close-on-exec mixed), one pipe with data in it behind 602 descriptors (300 dups of
  * each end, at sparse numbers), 16 unix socket pairs (stream and datagram, a message
- * queued each way) 400 below the limit with a dup of one end of each, and dups of
- * eventfds up to 64 below the limit. The child inherits the eventfds and holds the
+ * queued each way) 400 below the limit with a dup of one end of each, signalfds,
+ * timerfds and epoll instances (on the eventfds' one inode) with a dup each, and dups
+ * of eventfds up to 64 below the limit. The child inherits the eventfds and holds the
  * first 256 of them at reversed numbers (its descriptor 3 is the parent's 258), a
  * permutation of the numbers cr_restart made them at: installing it needs cycles
  * broken. After GO each process must have exactly the descriptors it had, each with
@@ -21,10 +22,14 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,7 +42,10 @@
 #define MAX_LIM 20000
 #define MIN_LIM 8192
 
-enum kind { K_EFD, K_PIPE, K_SOCK, K_TALK };
+#define ANON_AT 5000 /* signalfds, timerfds, epoll instances: the eventfds' inode */
+#define NANON 8
+
+enum kind { K_EFD, K_ANON, K_PIPE, K_SOCK, K_TALK };
 
 /* One descriptor of the parent, and what it must be. */
 struct want {
@@ -179,6 +187,25 @@ static int setup(void)
 		CT_EQ(dup3(a, lim - 128 + k, 0), lim - 128 + k);
 		CT_SYS(add(lim - 128 + k, K_SOCK, a, 0));
 	}
+	/* Every anonymous-inode kind on the eventfds' one inode, each with a dup. */
+	for (int k = 0; k < NANON; k++) {
+		sigset_t set;
+		int fd, at = ANON_AT + 3 * k;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1 + k % 2);
+		CT_SYS(fd = signalfd(-1, &set, k % 2 ? SFD_CLOEXEC : 0));
+		CT_SYS(move_to(fd, at, k % 2));
+		CT_SYS(fd = timerfd_create(CLOCK_MONOTONIC, k % 2 ? TFD_NONBLOCK : 0));
+		CT_SYS(move_to(fd, at + 1, 0));
+		CT_SYS(fd = epoll_create1(k % 2 ? EPOLL_CLOEXEC : 0));
+		CT_SYS(move_to(fd, at + 2, k % 2));
+		for (int j = 0; j < 3; j++) {
+			CT_SYS(add(at + j, K_ANON, at + j, 0));
+			CT_EQ(dup3(at + j, at + j + 100, j == 1 ? O_CLOEXEC : 0), at + j + 100);
+			CT_SYS(add(at + j + 100, K_ANON, at + j, 0));
+		}
+	}
 	/* The highest: eventfds shared with the low numbers. */
 	for (int k = 0; k < NTOP; k++) {
 		int fd = lim - 64 - NTOP + 1 + k, e = 3 + k * 97;
@@ -272,6 +299,14 @@ static int check_parent(char *have)
 		CT_EQ(v, x->val);
 		CT_SYS(ct_fdinfo_u64(x->fd, "eventfd-semaphore", 10, &v));
 		CT_EQ(v, (x->val - 1) % 7 == 0);
+	}
+	/* One inode, yet as many descriptions as were made. */
+	for (int at = ANON_AT; at < ANON_AT + 3 * NANON; at++) {
+		int other[2] = {at + 1, 3 + at % NEFD}; /* the next one, an eventfd */
+
+		for (int k = 0; k < 2; k++)
+			if (other[k] < ANON_AT + 3 * NANON && ct_kcmp_file(at, other[k]) == 0)
+				CT_FAIL("descriptors %d and %d share a description", at, other[k]);
 	}
 	/* The two ends are two descriptions of one pipe, not four. */
 	CT_TRUE(ct_kcmp_file(3 + NEFD, 4 + NEFD) != 0);
