@@ -44,17 +44,6 @@ static void deleted_data_free(void *p)
 	free(dd);
 }
 
-static struct deleted_data *deleted_data_new(struct file_img *f)
-{
-	struct deleted_data *dd = fdkind_data(f, sizeof(*dd));
-
-	if (!dd)
-		return NULL;
-	f->kd_free = deleted_data_free;
-	fsaved_init(&dd->fs);
-	return dd;
-}
-
 static bool ends_deleted(const char *link)
 {
 	size_t len = strlen(link);
@@ -75,7 +64,7 @@ static int deleted_claim(struct dump_ctx *c, const struct fd_scan *s, struct err
 static int deleted_collect(struct dump_ctx *c, const struct fd_scan *s, struct file_img *f,
 			   struct err *err)
 {
-	struct deleted_data *dd = deleted_data_new(f);
+	struct deleted_data *dd = fsaved_data_new(f, sizeof(*dd), deleted_data_free);
 
 	if (!dd)
 		return err_set(err, -ENOMEM, "out of memory");
@@ -93,7 +82,7 @@ static int deleted_collect(struct dump_ctx *c, const struct fd_scan *s, struct f
 int fd_deleted_for_mapping(struct file_img *f, const struct stat *st, const char *name,
 			   struct err *err)
 {
-	struct deleted_data *dd = deleted_data_new(f);
+	struct deleted_data *dd = fsaved_data_new(f, sizeof(*dd), deleted_data_free);
 
 	if (!dd)
 		return err_set(err, -ENOMEM, "out of memory");
@@ -116,7 +105,7 @@ static void deleted_encode(const struct file_img *f, struct buf *b)
 
 static int deleted_decode(struct file_img *f, struct wire_rd *rd, struct err *err)
 {
-	struct deleted_data *dd = deleted_data_new(f);
+	struct deleted_data *dd = fsaved_data_new(f, sizeof(*dd), deleted_data_free);
 
 	if (!dd)
 		return err_set(err, -ENOMEM, "out of memory");
@@ -126,11 +115,6 @@ static int deleted_decode(struct file_img *f, struct wire_rd *rd, struct err *er
 	if (!rd->bad && (!S_ISREG(f->mode) || !f->path))
 		wr_fail(rd, "deleted file without a name or not a plain file");
 	return 0;
-}
-
-static int deleted_check(const struct model *m, const struct file_img *f, struct err *err)
-{
-	return fsaved_check(m, f, err);
 }
 
 /* ---- restart ---- */
@@ -206,37 +190,13 @@ int fd_deleted_make(struct rst_ctx *c, const struct file_img *h, struct err *err
 	return fd;
 }
 
-static int deleted_open(struct rst_ctx *c, const struct file_img *f, int fdnum, bool *borrowed,
-			struct err *err)
-{
-	int fd;
-
-	(void)borrowed;
-	fd = fsaved_open(c, f, (int)(f->flags & REOPEN_FLAGS), err);
-	if (fd < 0)
-		return fd;
-	if (f->pos && lseek(fd, (off_t)f->pos, SEEK_SET) < 0) {
-		err_sys(err, "pid %d: cannot seek deleted file '%s' (descriptor %d) to %llu",
-			c->rp->p->pid, f->path, fdnum, (unsigned long long)f->pos);
-		close(fd);
-		return err->code;
-	}
-	return fd;
-}
-
 static void deleted_describe(const struct file_img *f, struct out *o)
 {
 	const struct deleted_data *dd = f->kd;
 
 	out_u64(o, "size", f->size);
 	out_u64(o, "pos", f->pos);
-	if (dd->fs.holder) {
-		uint64_t saved = 0;
-
-		for (uint32_t i = 0; i < dd->fs.nchunks; i++)
-			saved += dd->fs.chunks[i].len;
-		out_u64(o, "bytes_saved", saved);
-	}
+	fsaved_describe(&dd->fs, o);
 }
 
 const struct fd_kind fd_deleted_kind = {
@@ -246,7 +206,7 @@ const struct fd_kind fd_deleted_kind = {
     .collect = deleted_collect,
     .encode = deleted_encode,
     .decode = deleted_decode,
-    .check = deleted_check,
-    .open = deleted_open,
+    .check = fsaved_check,
+    .open = fsaved_kind_open,
     .describe = deleted_describe,
 };

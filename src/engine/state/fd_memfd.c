@@ -56,17 +56,6 @@ static void memfd_data_free(void *p)
 	free(md);
 }
 
-static struct memfd_data *memfd_data_new(struct file_img *f)
-{
-	struct memfd_data *md = fdkind_data(f, sizeof(*md));
-
-	if (!md)
-		return NULL;
-	f->kd_free = memfd_data_free;
-	fsaved_init(&md->fs);
-	return md;
-}
-
 /* "/memfd:NAME (deleted)" -> a copy of NAME. */
 static char *name_of(const char *link)
 {
@@ -111,7 +100,7 @@ static int memfd_claim(struct dump_ctx *c, const struct fd_scan *s, struct err *
 static int memfd_collect(struct dump_ctx *c, const struct fd_scan *s, struct file_img *f,
 			 struct err *err)
 {
-	struct memfd_data *md = memfd_data_new(f);
+	struct memfd_data *md = fsaved_data_new(f, sizeof(*md), memfd_data_free);
 	char path[64], what[64];
 	int own, rc;
 
@@ -134,7 +123,7 @@ static int memfd_collect(struct dump_ctx *c, const struct fd_scan *s, struct fil
 
 int fd_memfd_for_mapping(struct file_img *f, pid_t pid, int src, const char *name, struct err *err)
 {
-	struct memfd_data *md = memfd_data_new(f);
+	struct memfd_data *md = fsaved_data_new(f, sizeof(*md), memfd_data_free);
 
 	if (!md)
 		return err_set(err, -ENOMEM, "out of memory");
@@ -155,7 +144,7 @@ static void memfd_encode(const struct file_img *f, struct buf *b)
 
 static int memfd_decode(struct file_img *f, struct wire_rd *rd, struct err *err)
 {
-	struct memfd_data *md = memfd_data_new(f);
+	struct memfd_data *md = fsaved_data_new(f, sizeof(*md), memfd_data_free);
 
 	if (!md)
 		return err_set(err, -ENOMEM, "out of memory");
@@ -173,10 +162,6 @@ static int memfd_decode(struct file_img *f, struct wire_rd *rd, struct err *err)
 	return 0;
 }
 
-static int memfd_check(const struct model *m, const struct file_img *f, struct err *err)
-{
-	return fsaved_check(m, f, err);
-}
 
 /* ---- restart ---- */
 
@@ -214,24 +199,6 @@ int fd_memfd_seal(struct rst_ctx *c, const struct file_img *h, int fd, struct er
 	return 0;
 }
 
-static int memfd_open(struct rst_ctx *c, const struct file_img *f, int fdnum, bool *borrowed,
-		      struct err *err)
-{
-	int fd;
-
-	(void)borrowed;
-	fd = fsaved_open(c, f, (int)(f->flags & REOPEN_FLAGS), err);
-	if (fd < 0)
-		return fd;
-	if (f->pos && !(f->flags & O_PATH) && lseek(fd, (off_t)f->pos, SEEK_SET) < 0) {
-		err_sys(err, "pid %d: cannot seek memfd (descriptor %d) to %llu", c->rp->p->pid,
-			fdnum, (unsigned long long)f->pos);
-		close(fd);
-		return err->code;
-	}
-	return fd;
-}
-
 static void memfd_describe(const struct file_img *f, struct out *o)
 {
 	const struct memfd_data *md = f->kd;
@@ -240,13 +207,7 @@ static void memfd_describe(const struct file_img *f, struct out *o)
 	out_u64(o, "size", f->size);
 	out_hex(o, "seals", md->seals);
 	out_u64(o, "pos", f->pos);
-	if (md->fs.holder) {
-		uint64_t saved = 0;
-
-		for (uint32_t i = 0; i < md->fs.nchunks; i++)
-			saved += md->fs.chunks[i].len;
-		out_u64(o, "bytes_saved", saved);
-	}
+	fsaved_describe(&md->fs, o);
 }
 
 const struct fd_kind fd_memfd_kind = {
@@ -256,7 +217,7 @@ const struct fd_kind fd_memfd_kind = {
     .collect = memfd_collect,
     .encode = memfd_encode,
     .decode = memfd_decode,
-    .check = memfd_check,
-    .open = memfd_open,
+    .check = fsaved_check,
+    .open = fsaved_kind_open,
     .describe = memfd_describe,
 };

@@ -15,6 +15,7 @@
 #include "../image.h"
 #include "../log.h"
 #include "../../util/buf.h"
+#include "../../util/out.h"
 #include "../../util/wire.h"
 
 #include <errno.h>
@@ -51,6 +52,17 @@ void fsaved_fini(struct fsaved *fs)
 	free(fs->want);
 	free(fs->chunks);
 	fsaved_init(fs);
+}
+
+void *fsaved_data_new(struct file_img *f, size_t size, void (*kd_free)(void *))
+{
+	struct fsaved *fs = fdkind_data(f, size);
+
+	if (!fs)
+		return NULL;
+	f->kd_free = kd_free;
+	fsaved_init(fs);
+	return fs;
 }
 
 /* The description of inode dev/ino that carries its contents; NULL if none. */
@@ -419,6 +431,17 @@ int fsaved_check(const struct model *m, const struct file_img *f, struct err *er
 	return 0;
 }
 
+void fsaved_describe(const struct fsaved *fs, struct out *o)
+{
+	uint64_t saved = 0;
+
+	if (!fs->holder)
+		return;
+	for (uint32_t i = 0; i < fs->nchunks; i++)
+		saved += fs->chunks[i].len;
+	out_u64(o, "bytes_saved", saved);
+}
+
 /* Every area saved by contents has its file in the context. */
 static int fsaved_validate(struct model *m, struct proc_img *p, struct err *err)
 {
@@ -571,6 +594,29 @@ int fsaved_open_mapped(struct rst_ctx *c, uint64_t dev, uint64_t ino, int flags,
 			       "pid %d: a mapped file's contents are not in the context",
 			       c->rp->p->pid);
 	return open_inode(c, h, flags, err);
+}
+
+int fsaved_kind_open(struct rst_ctx *c, const struct file_img *f, int fdnum, bool *borrowed,
+		     struct err *err)
+{
+	int fd;
+
+	(void)borrowed;
+	fd = fsaved_open(c, f, (int)(f->flags & REOPEN_FLAGS), err);
+	if (fd < 0)
+		return fd;
+	if (f->pos && !(f->flags & O_PATH) && lseek(fd, (off_t)f->pos, SEEK_SET) < 0) {
+		if (f->kind == FILE_MEMFD)
+			err_sys(err, "pid %d: cannot seek memfd (descriptor %d) to %llu",
+				c->rp->p->pid, fdnum, (unsigned long long)f->pos);
+		else
+			err_sys(err,
+				"pid %d: cannot seek deleted file '%s' (descriptor %d) to %llu",
+				c->rp->p->pid, f->path, fdnum, (unsigned long long)f->pos);
+		close(fd);
+		return err->code;
+	}
+	return fd;
 }
 
 /* Seals last: they would forbid the writes and mappings of the restore. */

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 struct buf;
+struct out;
 struct wire_rd;
 
 /* BLCR's CR_CHKPT_DUMP_* flags (dump_ctx->save_flags): which file mappings are saved
@@ -52,6 +53,9 @@ struct fsaved {
 struct fsaved *fsaved_of(const struct file_img *f);
 void fsaved_init(struct fsaved *fs);
 void fsaved_fini(struct fsaved *fs);
+/* Kind data of size bytes for f, starting with an initialised struct fsaved and freed
+ * by kd_free; NULL when out of memory. */
+void *fsaved_data_new(struct file_img *f, size_t size, void (*kd_free)(void *));
 
 /* ---- checkpoint ---- */
 
@@ -78,8 +82,10 @@ int fd_deleted_for_mapping(struct file_img *f, const struct stat *st, const char
 void fsaved_encode(const struct fsaved *fs, struct buf *b);
 /* Reads what fsaved_encode wrote into fs (initialised), marking rd bad on a problem. */
 void fsaved_decode(struct fsaved *fs, struct wire_rd *rd);
-/* The inode of f has exactly one holder. */
+/* The inode of f has exactly one holder (the kinds' check). */
 int fsaved_check(const struct model *m, const struct file_img *f, struct err *err);
+/* What cr_info shows of the contents: the bytes saved, on the holder. */
+void fsaved_describe(const struct fsaved *fs, struct out *o);
 
 /* ---- restart ---- */
 
@@ -89,6 +95,9 @@ int fsaved_open(struct rst_ctx *c, const struct file_img *f, int flags, struct e
 /* The same for a mapping of the inode dev/ino (a VMA_FILE_SAVED area); -ENOENT with
  * err set if the context saved no such file. */
 int fsaved_open_mapped(struct rst_ctx *c, uint64_t dev, uint64_t ino, int flags, struct err *err);
+/* The kinds' open: a description of f's inode with f's flags, at f's offset. */
+int fsaved_kind_open(struct rst_ctx *c, const struct file_img *f, int fdnum, bool *borrowed,
+		     struct err *err);
 
 /* Make the inode of holder h, empty (fd_memfd.c, fd_deleted.c): returns an fd opened
  * for reading and writing, which the caller owns. */
