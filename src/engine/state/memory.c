@@ -63,6 +63,35 @@
 #define PM_FILE (1ull << 61)
 #define PM_PFN_MASK ((1ull << 55) - 1)
 
+/* /proc/PID/NAME into b, initialised here; freed again on failure. */
+static int read_proc(struct buf *b, pid_t pid, const char *name, struct err *err)
+{
+	char path[64];
+	int rc;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	buf_init(b);
+	rc = buf_read_file(b, path);
+	if (rc < 0) {
+		buf_fini(b);
+		return err_code(err, rc, "cannot read %s", path);
+	}
+	return 0;
+}
+
+/* The next line of the text at *pos, cut off there in place; NULL at the end. */
+static char *next_line(char **pos)
+{
+	char *line = *pos;
+
+	if (!line || !*line)
+		return NULL;
+	*pos = strchr(line, '\n');
+	if (*pos)
+		*(*pos)++ = '\0';
+	return line;
+}
+
 /* ---- checkpoint ---- */
 
 struct mem_run {
@@ -291,25 +320,17 @@ static int classify(struct dump_ctx *c, struct vma_img *v, const struct maps_lin
 static int read_smaps(struct dump_ctx *c, struct err *err)
 {
 	struct proc_img *p = c->p;
-	char path[64], *line, *next;
 	struct vma_img *v = NULL;
+	char *line, *pos;
 	struct buf b;
-	int rc = 0;
+	int rc = read_proc(&b, p->pid, "smaps", err);
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps", p->pid);
-	buf_init(&b);
-	rc = buf_read_file(&b, path);
-	if (rc < 0) {
-		buf_fini(&b);
-		return err_code(err, rc, "cannot read %s", path);
-	}
-	for (line = (char *)b.data; line && *line; line = next) {
+	if (rc < 0)
+		return rc;
+	for (pos = (char *)b.data; (line = next_line(&pos));) {
 		struct maps_line ml;
 		bool uffd;
 
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
 		if (!strncmp(line, "VmFlags:", 8)) {
 			if (v) {
 				v->adv = parse_vmflags(line + 8, &uffd);
@@ -932,17 +953,14 @@ struct vma_special {
 static void own_specials(struct vma_special *s)
 {
 	struct buf b;
-	char *line, *next;
+	char *line, *pos;
 
 	memset(s, 0, sizeof(*s));
 	buf_init(&b);
 	if (buf_read_file(&b, "/proc/self/maps") == 0) {
-		for (line = (char *)b.data; line && *line; line = next) {
+		for (pos = (char *)b.data; (line = next_line(&pos));) {
 			struct maps_line ml;
 
-			next = strchr(line, '\n');
-			if (next)
-				*next++ = '\0';
 			if (procfs_parse_maps_line(line, &ml) < 0)
 				continue;
 			if (!strcmp(ml.path, "[vvar]")) {
@@ -1204,26 +1222,17 @@ static long call(struct rst_proc *rp, long nr, uint64_t a0, uint64_t a1, uint64_
  * special mappings, which move next. */
 static int unmap_restorer(struct rst_proc *rp, struct err *err)
 {
-	char path[64], *line, *next;
+	char *line, *pos;
 	uint64_t keep[8][2];
 	int nkeep = 0;
 	uint64_t top = (1ull << 47) - PAGE, from = 0; /* TASK_SIZE with 4-level paging */
 	struct buf b;
-	int rc;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", rp->pid);
-	buf_init(&b);
-	rc = buf_read_file(&b, path);
-	if (rc < 0) {
-		buf_fini(&b);
-		return err_code(err, rc, "cannot read %s", path);
-	}
-	for (line = (char *)b.data; line && *line; line = next) {
+	if (read_proc(&b, rp->pid, "maps", err) < 0)
+		return err->code;
+	for (pos = (char *)b.data; (line = next_line(&pos));) {
 		struct maps_line ml;
 
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
 		if (procfs_parse_maps_line(line, &ml) < 0)
 			continue;
 		if (ml.end > top && ml.start < (1ull << 56))
