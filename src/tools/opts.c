@@ -1,7 +1,6 @@
 /* opts.c: BLCR's command lines for cr_checkpoint and cr_restart. */
 #include "opts.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -9,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/procfs.h"
 
 #include "engine/banned.h"
 
@@ -34,19 +35,7 @@ static int say(char *msg, size_t n, int rc, const char *fmt, ...)
 
 int opt_int(const char *s, long min, long max, long *ret)
 {
-	char *end;
-	long v;
-
-	if (!s || !*s || isspace((unsigned char)*s) || (*s == '+'))
-		return -EINVAL;
-	if (*s == '-' && min >= 0)
-		return -EINVAL;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -EINVAL;
-	*ret = v;
-	return 0;
+	return parse_long(s, min, max, ret);
 }
 
 /* ---- what both tools take ---- */
