@@ -88,10 +88,11 @@ static int take(struct scope *s, const struct ckpt_request *req, pid_t pid, bool
 	struct ckpt_request one = *req;
 	struct proc_stat st;
 	struct scope_proc *sp;
-	int rc;
+	int rc, tries = 0;
 
 	if (pid == getpid() || in_scope(s, pid))
 		return 0;
+again:
 	if (procfs_stat(pid, 0, &st) < 0)
 		return is_target ? err_set(err, -ESRCH, "no process %d", pid) : 0;
 	if (st.state == 'Z' || st.state == 'X') {
@@ -115,6 +116,11 @@ static int take(struct scope *s, const struct ckpt_request *req, pid_t pid, bool
 	}
 	one.pid = pid;
 	rc = checkpoint_admit(&one, err);
+	/* It exited just now: a zombie of a frozen parent stays one, look again. */
+	if (rc == -ESRCH && !is_target && tries++ == 0) {
+		err_clear(err);
+		goto again;
+	}
 	if (rc < 0)
 		return rc;
 	if (rc > 0)
@@ -125,7 +131,11 @@ static int take(struct scope *s, const struct ckpt_request *req, pid_t pid, bool
 	rc = seize_proc(&sp->set, pid, err);
 	if (rc < 0) {
 		s->n--;
-		/* Gone meanwhile: a child that exited is no longer in the tree. */
+		/* Exited meanwhile: a zombie now (kept if its parent is), or gone. */
+		if (rc == -ESRCH && !is_target && tries++ == 0) {
+			err_clear(err);
+			goto again;
+		}
 		if (rc == -ESRCH && !is_target) {
 			err_clear(err);
 			return 0;
