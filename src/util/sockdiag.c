@@ -1,4 +1,7 @@
-/* sockdiag.c: one UNIX_DIAG request per socket. */
+/* sockdiag.c: questions about unix sockets answered by NETLINK_SOCK_DIAG: one socket
+ * by its inode, or every socket at once (a dump), kept sorted by inode. The kernel
+ * answers a question about one inode by walking all its unix sockets, so a caller
+ * with many sockets to look at takes the dump. */
 #include "sockdiag.h"
 
 #include <errno.h>
@@ -14,13 +17,30 @@
 
 #include "../engine/banned.h"
 
-/* What an answer carries at most without its list of pending connections. */
-#define SMALL_ANSWER 8192
+/* What one read of an answer holds at least (the kernel's dump pieces are smaller). */
+#define SMALL_ANSWER 32768
 
-/* Ask about socket ino; hand the answer's attributes to each(). */
-static int query(uint64_t ino, uint32_t show,
-		 int (*each)(const struct unix_diag_msg *d, const struct rtattr *a, void *arg),
-		 void *arg)
+#define SHOW_INFO (UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_VFS | UDIAG_SHOW_NAME)
+
+/* Called once per socket answered with a NULL attribute, then once per attribute. */
+typedef int (*each_fn)(const struct unix_diag_msg *d, const struct rtattr *a, void *arg);
+
+/* One socket's answer, to each(). */
+static int one_answer(const struct nlmsghdr *h, each_fn each, void *arg)
+{
+	const struct unix_diag_msg *d = NLMSG_DATA(h);
+	const struct rtattr *a = (const struct rtattr *)(d + 1);
+	int alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*d)));
+	int rc = each(d, NULL, arg);
+
+	for (; rc == 0 && RTA_OK(a, alen); a = RTA_NEXT(a, alen))
+		rc = each(d, a, arg);
+	return rc;
+}
+
+/* Ask about socket ino, or about every socket (dump); hand each answer to each().
+ * Returns 0, -ENOENT when the one socket asked about is no unix socket, or -errno. */
+static int query(bool dump, uint64_t ino, uint32_t show, each_fn each, void *arg)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -28,68 +48,79 @@ static int query(uint64_t ino, uint32_t show,
 	} msg;
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
 	size_t cap = SMALL_ANSWER;
-	int fd, rc = -ENOENT;
+	bool done = false;
 	char *resp = NULL;
-	ssize_t n;
+	int fd, rc = 0;
 
+	if (!dump && ino > UINT32_MAX) /* the request has 32 bits for it */
+		return -ENOENT;
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (fd < 0)
 		return -errno;
 	memset(&msg, 0, sizeof(msg));
 	msg.nlh.nlmsg_len = sizeof(msg);
 	msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	msg.nlh.nlmsg_flags = NLM_F_REQUEST;
+	msg.nlh.nlmsg_flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : 0);
 	msg.req.sdiag_family = AF_UNIX;
 	msg.req.udiag_states = ~0u;
-	msg.req.udiag_ino = (uint32_t)ino;
+	msg.req.udiag_ino = dump ? 0 : (uint32_t)ino;
 	msg.req.udiag_show = show;
 	msg.req.udiag_cookie[0] = ~0u;
 	msg.req.udiag_cookie[1] = ~0u;
-	if (ino > UINT32_MAX) /* the request has 32 bits for it */
-		goto out;
-	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	/* A listener's pending connections can make the answer long: size it first. */
-	n = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
-	if (n < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if ((size_t)n > cap)
-		cap = (size_t)n;
 	resp = malloc(cap);
 	if (!resp) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	n = recv(fd, resp, cap, 0);
-	if (n < 0) {
+	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		rc = -errno;
 		goto out;
 	}
-	for (struct nlmsghdr *h = (struct nlmsghdr *)resp; NLMSG_OK(h, (size_t)n);
-	     h = NLMSG_NEXT(h, n)) {
-		const struct unix_diag_msg *d;
-		const struct rtattr *a;
-		int alen;
+	while (rc == 0 && !done) {
+		/* A listener's pending connections can make an answer long: size it. */
+		ssize_t n = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
 
-		if (h->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = NLMSG_DATA(h);
+		if (n > 0 && (size_t)n > cap) {
+			char *bigger = realloc(resp, (size_t)n);
 
-			rc = e->error ? e->error : -ENOENT;
+			if (!bigger) {
+				rc = -ENOMEM;
+				break;
+			}
+			resp = bigger;
+			cap = (size_t)n;
+		}
+		if (n >= 0)
+			n = recv(fd, resp, cap, 0);
+		if (n < 0) {
+			rc = -errno;
 			break;
 		}
-		if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(*d)))
-			continue;
-		d = NLMSG_DATA(h);
-		rc = each(d, NULL, arg);
-		a = (const struct rtattr *)(d + 1);
-		alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*d)));
-		for (; rc == 0 && RTA_OK(a, alen); a = RTA_NEXT(a, alen))
-			rc = each(d, a, arg);
-		break;
+		if (n == 0)
+			break;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)resp;
+		     rc == 0 && NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+
+				rc = e->error ? e->error : dump ? -EIO : -ENOENT;
+				break;
+			}
+			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+			    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct unix_diag_msg)))
+				continue;
+			rc = one_answer(h, each, arg);
+			if (!dump) { /* one socket, one answer */
+				done = true;
+				break;
+			}
+		}
+		if (!dump && !done && rc == 0)
+			rc = -ENOENT;
 	}
 out:
 	free(resp);
@@ -157,12 +188,93 @@ int sockdiag_unix(uint64_t ino, struct unix_info *ret)
 	int rc;
 
 	memset(&ui, 0, sizeof(ui));
-	rc = query(ino, UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_VFS | UDIAG_SHOW_NAME,
-		   fill_info, &ui);
+	rc = query(false, ino, SHOW_INFO, fill_info, &ui);
 	if (rc == 0)
 		*ret = ui;
 	return rc;
 }
+
+/* ---- every socket at once ---- */
+
+struct unix_entry {
+	uint64_t ino;
+	struct unix_info ui;
+};
+
+struct unix_dump {
+	struct unix_entry *v;
+	uint32_t n, cap;
+};
+
+static int add_entry(const struct unix_diag_msg *d, const struct rtattr *a, void *arg)
+{
+	struct unix_dump *t = arg;
+
+	if (!a) {
+		if (t->n == t->cap) {
+			uint32_t cap = t->cap ? 2 * t->cap : 256;
+			struct unix_entry *v;
+
+			if (cap <= t->cap || cap > UINT32_MAX / 2)
+				return -E2BIG;
+			v = realloc(t->v, (size_t)cap * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			t->v = v;
+			t->cap = cap;
+		}
+		t->v[t->n].ino = d->udiag_ino;
+		t->n++;
+	}
+	return fill_info(d, a, &t->v[t->n - 1].ui);
+}
+
+static int cmp_entry(const void *pa, const void *pb)
+{
+	const struct unix_entry *a = pa, *b = pb;
+
+	return a->ino < b->ino ? -1 : a->ino > b->ino;
+}
+
+int sockdiag_unix_dump(struct unix_dump **ret)
+{
+	struct unix_dump *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	rc = query(true, 0, SHOW_INFO, add_entry, t);
+	if (rc < 0) {
+		sockdiag_unix_dump_free(t);
+		return rc;
+	}
+	if (t->n)
+		qsort(t->v, t->n, sizeof(*t->v), cmp_entry);
+	*ret = t;
+	return 0;
+}
+
+int sockdiag_unix_lookup(const struct unix_dump *t, uint64_t ino, struct unix_info *ret)
+{
+	struct unix_entry key = {.ino = ino};
+	const struct unix_entry *e =
+	    t && t->n ? bsearch(&key, t->v, t->n, sizeof(*t->v), cmp_entry) : NULL;
+
+	if (!e)
+		return -ENOENT;
+	*ret = e->ui;
+	return 0;
+}
+
+void sockdiag_unix_dump_free(struct unix_dump *t)
+{
+	if (!t)
+		return;
+	free(t->v);
+	free(t);
+}
+
+/* ---- pending connections, bound files ---- */
 
 struct icons {
 	uint32_t *v;
@@ -192,7 +304,7 @@ static int fill_icons(const struct unix_diag_msg *d, const struct rtattr *a, voi
 int sockdiag_unix_icons(uint64_t ino, uint32_t **ret, uint32_t *ret_n)
 {
 	struct icons ic = {NULL, 0};
-	int rc = query(ino, UDIAG_SHOW_ICONS, fill_icons, &ic);
+	int rc = query(false, ino, UDIAG_SHOW_ICONS, fill_icons, &ic);
 
 	if (rc < 0) {
 		free(ic.v);
@@ -203,76 +315,30 @@ int sockdiag_unix_icons(uint64_t ino, uint32_t **ret, uint32_t *ret_n)
 	return 0;
 }
 
+struct bound {
+	uint64_t dev, ino;
+	bool found;
+};
+
+static int match_vfs(const struct unix_diag_msg *d, const struct rtattr *a, void *arg)
+{
+	struct bound *b = arg;
+	const struct unix_diag_vfs *f;
+
+	(void)d;
+	if (!a || a->rta_type != UNIX_DIAG_VFS || RTA_PAYLOAD(a) < sizeof(*f))
+		return 0;
+	f = RTA_DATA(a);
+	if (f->udiag_vfs_ino == b->ino &&
+	    makedev(f->udiag_vfs_dev >> 20, f->udiag_vfs_dev & 0xfffff) == b->dev)
+		b->found = true;
+	return 0;
+}
+
 int sockdiag_unix_bound_to(uint64_t dev, uint64_t ino)
 {
-	struct {
-		struct nlmsghdr nlh;
-		struct unix_diag_req req;
-	} msg;
-	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-	char *resp;
-	int fd, rc = 0;
-	bool done = false;
+	struct bound b = {dev, ino, false};
+	int rc = query(true, 0, UDIAG_SHOW_VFS, match_vfs, &b);
 
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0)
-		return -errno;
-	resp = malloc(SMALL_ANSWER * 4);
-	if (!resp) {
-		close(fd);
-		return -ENOMEM;
-	}
-	memset(&msg, 0, sizeof(msg));
-	msg.nlh.nlmsg_len = sizeof(msg);
-	msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	msg.req.sdiag_family = AF_UNIX;
-	msg.req.udiag_states = ~0u;
-	msg.req.udiag_show = UDIAG_SHOW_VFS;
-	if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		rc = -errno;
-	while (rc == 0 && !done) {
-		ssize_t n = recv(fd, resp, SMALL_ANSWER * 4, 0);
-
-		if (n < 0) {
-			rc = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		for (struct nlmsghdr *h = (struct nlmsghdr *)resp; NLMSG_OK(h, (size_t)n);
-		     h = NLMSG_NEXT(h, n)) {
-			const struct unix_diag_msg *d = NLMSG_DATA(h);
-			const struct rtattr *a;
-			int alen;
-
-			if (h->nlmsg_type == NLMSG_DONE) {
-				done = true;
-				break;
-			}
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = NLMSG_DATA(h);
-
-				rc = e->error ? e->error : -EIO;
-				break;
-			}
-			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-			    h->nlmsg_len < NLMSG_LENGTH(sizeof(*d)))
-				continue;
-			a = (const struct rtattr *)(d + 1);
-			alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*d)));
-			for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
-				const struct unix_diag_vfs *f = RTA_DATA(a);
-
-				if (a->rta_type == UNIX_DIAG_VFS && RTA_PAYLOAD(a) >= sizeof(*f) &&
-				    f->udiag_vfs_ino == ino &&
-				    makedev(f->udiag_vfs_dev >> 20, f->udiag_vfs_dev & 0xfffff) ==
-					dev)
-					rc = 1;
-			}
-		}
-	}
-	free(resp);
-	close(fd);
-	return rc;
+	return rc < 0 ? rc : b.found;
 }

@@ -29,8 +29,20 @@ struct unix_info {
 };
 
 /* Look up the unix socket with inode ino. Returns 0, -ENOENT if it is not a unix
- * socket, or -errno. */
+ * socket, or -errno. The kernel walks every unix socket to find it: for many
+ * sockets, take a dump instead. */
 int sockdiag_unix(uint64_t ino, struct unix_info *ret);
+
+/* Every unix socket the kernel lists (those of our network namespace), as they are
+ * now, in one request, kept sorted by inode. *ret is freed with
+ * sockdiag_unix_dump_free(). Returns 0 or -errno. */
+struct unix_dump;
+int sockdiag_unix_dump(struct unix_dump **ret);
+/* The socket with inode ino in the dump: 0, or -ENOENT if it has none. The kernel
+ * gives a dump in pieces and goes on by position: a socket can be missing when others
+ * were closed between two pieces, so ask sockdiag_unix() about one not found. */
+int sockdiag_unix_lookup(const struct unix_dump *t, uint64_t ino, struct unix_info *ret);
+void sockdiag_unix_dump_free(struct unix_dump *t);
 
 /* A listening unix socket's connections not yet accepted, in the order accept()
  * returns them: for each, the inode of the connecting socket (0 if that one is gone).

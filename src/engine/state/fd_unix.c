@@ -8,9 +8,10 @@
  * options programs set (buffer sizes, SO_PASSCRED, SO_PASSSEC, SO_PASSPIDFD,
  * SO_PEEK_OFF, SO_RCVLOWAT, timeouts); O_NONBLOCK is in the common flags.
  *
- * A socket is known by its inode, and peers are matched by inode (sock_diag). A unix
- * socket connected to one that is not in the checkpoint leads outside: it is given to
- * fd_external.c, as is a connection still waiting at a listener outside.
+ * A socket is known by its inode, and peers are matched by inode (sock_diag, asked
+ * once about every socket of the system, since a question about one walks them all).
+ * A unix socket connected to one that is not in the checkpoint leads outside: it is
+ * given to fd_external.c, as is a connection still waiting at a listener outside.
  *
  * Refused: descriptors in flight (SCM_RIGHTS messages queued), messages queued for a
  * socket that receives its senders' credentials (SO_PASSCRED, SO_PASSPIDFD), other
@@ -86,17 +87,75 @@ static struct unix_data *unix_data_new(struct file_img *f)
 	return ud;
 }
 
-const struct file_img *unix_find(const struct model *m, uint64_t ino)
+/* ---- finding one socket among thousands: keys sorted, searched by halves ---- */
+
+static int cmp_key(const void *pa, const void *pb)
 {
+	const struct unix_key *x = pa, *y = pb;
+
+	if (x->a != y->a)
+		return x->a < y->a ? -1 : 1;
+	if (x->b != y->b)
+		return x->b < y->b ? -1 : 1;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+void unix_keys_sort(struct unix_key *v, uint32_t n)
+{
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_key);
+}
+
+uint32_t unix_key_first(const struct unix_key *v, uint32_t n, uint64_t a, uint64_t b)
+{
+	const struct unix_key key = {a, b, 0};
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (cmp_key(&v[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The unix sockets of the model by inode (files[at]); NULL keys if out of memory. */
+static struct unix_key *index_sockets(const struct model *m, uint32_t *ret_n)
+{
+	struct unix_key *v = malloc(((size_t)m->nfiles + 1) * sizeof(*v));
+	uint32_t n = 0;
+
+	if (!v)
+		return NULL;
 	for (uint32_t i = 0; i < m->nfiles; i++)
-		if (m->files[i].kind == FILE_UNIX && m->files[i].ino == ino && m->files[i].kd)
-			return &m->files[i];
+		if (m->files[i].kind == FILE_UNIX && m->files[i].kd)
+			v[n++] = (struct unix_key){m->files[i].ino, 0, i};
+	unix_keys_sort(v, n);
+	*ret_n = n;
+	return v;
+}
+
+/* The first file (in the model's order) that is still the unix socket of inode ino,
+ * or NULL: one found to lead outside is no longer. */
+static struct file_img *find_in(const struct model *m, const struct unix_key *ix, uint32_t n,
+				uint64_t ino)
+{
+	for (uint32_t k = ino ? unix_key_first(ix, n, ino, 0) : n; k < n && ix[k].a == ino; k++) {
+		struct file_img *f = &m->files[ix[k].at];
+
+		if (f->kind == FILE_UNIX && f->kd && f->ino == ino)
+			return f;
+	}
 	return NULL;
 }
 
-static struct unix_data *ud_of(const struct model *m, uint64_t ino)
+static struct unix_data *ud_in(const struct model *m, const struct unix_key *ix, uint32_t n,
+			       uint64_t ino)
 {
-	const struct file_img *f = ino ? unix_find(m, ino) : NULL;
+	const struct file_img *f = find_in(m, ix, n, ino);
 
 	return f ? f->kd : NULL;
 }
@@ -108,13 +167,23 @@ static bool same_name(const struct unix_name *a, const struct unix_name *b)
 
 /* ---- checkpoint ---- */
 
+/* Every unix socket (what sock_diag says of it is asked once every process is
+ * collected, for all sockets at once). */
 static int unix_claim(struct dump_ctx *c, const struct fd_scan *s, struct err *err)
 {
-	struct unix_info ui;
+	socklen_t len = sizeof(int);
+	int domain = 0, cp;
 
-	(void)c;
-	(void)err;
-	return S_ISSOCK(s->st.st_mode) && sockdiag_unix(s->st.st_ino, &ui) == 0;
+	if (!S_ISSOCK(s->st.st_mode))
+		return 0;
+	cp = (int)syscall(SYS_pidfd_getfd, c->pidfd, s->fd, 0);
+	if (cp < 0)
+		return err_sys(err, "pid %d: cannot take a copy of descriptor %d", c->p->pid,
+			       s->fd);
+	if (getsockopt(cp, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+		domain = 0;
+	close(cp);
+	return domain == AF_UNIX;
 }
 
 /* Returns whether the socket has one (a peer: is connected, maybe to one gone). */
@@ -171,82 +240,166 @@ static uint64_t fdinfo_scm_fds(const struct fd_scan *s)
 	return s->fdinfo && procfs_field_u64(s->fdinfo, "scm_fds", 10, &v) == 0 ? v : 0;
 }
 
-/* What sock_diag and the socket itself say, through a copy of the descriptor. What
- * it is (inside or leading outside) is decided once every descriptor is known. */
+/* What the socket itself says, through a copy of the descriptor (the peer's name,
+ * kept if sock_diag finds it connected). What it is (inside or leading outside) is
+ * decided once every descriptor is known. */
 static int unix_collect(struct dump_ctx *c, const struct fd_scan *s, struct file_img *f,
 			struct err *err)
 {
 	struct unix_data *ud = unix_data_new(f);
-	struct unix_info ui;
-	uint32_t *icons = NULL, n = 0;
-	int cp, rc;
+	int cp;
 
 	if (!ud)
 		return err_set(err, -ENOMEM, "out of memory");
-	rc = sockdiag_unix(s->st.st_ino, &ui);
-	if (rc < 0)
-		return err_code(err, rc, "pid %d: cannot inspect the unix socket of descriptor %d",
-				c->p->pid, s->fd);
-	ud->type = ui.type;
-	ud->diag_state = ui.state;
-	ud->peer = ui.peer;
-	ud->shutdown = ui.shutdown & 3;
-	ud->wqueue = ui.wqueue;
-	ud->has_vfs = ui.has_vfs;
-	ud->vfs_ino = ui.vfs_ino;
-	ud->vfs_dev = ui.vfs_dev;
 	ud->scm_fds = fdinfo_scm_fds(s);
-	if (ui.state == TCP_LISTEN) {
-		ud->backlog = ui.wqueue;
-		rc = sockdiag_unix_icons(s->st.st_ino, &icons, &n);
-		if (rc < 0)
-			return err_code(err, rc,
-					"pid %d: cannot list the connections waiting on "
-					"descriptor %d",
-					c->p->pid, s->fd);
-		ud->pending = calloc(n ? n : 1, sizeof(*ud->pending));
-		if (!ud->pending) {
-			free(icons);
-			return err_set(err, -ENOMEM, "out of memory");
-		}
-		for (uint32_t i = 0; i < n; i++)
-			ud->pending[i] = icons[i];
-		ud->npending = n;
-		free(icons);
-	}
 	cp = (int)syscall(SYS_pidfd_getfd, c->pidfd, s->fd, 0);
 	if (cp < 0)
 		return err_sys(err, "pid %d: cannot take a copy of descriptor %d", c->p->pid,
 			       s->fd);
 	get_name(cp, false, &ud->name);
-	if (ui.state == TCP_ESTABLISHED)
-		ud->peer_named = get_name(cp, true, &ud->peer_name);
+	ud->peer_named = get_name(cp, true, &ud->peer_name);
 	get_opts(cp, &ud->opt);
 	close(cp);
 	return 0;
 }
 
-/* Is the socket ino waiting to be accepted by a listener of the checkpoint? Returns
- * that listener's inode, or 0. */
-static uint64_t waits_on(const struct model *m, uint64_t ino)
-{
-	for (uint32_t i = 0; i < m->nfiles; i++) {
-		const struct file_img *g = &m->files[i];
-		const struct unix_data *gd = g->kd;
+/* What the settle step looks sockets up in, each sorted (unix_key). */
+struct settle {
+	struct model *m;
+	struct unix_key *socks; /* every unix socket: (inode, -) */
+	uint32_t nsocks;
+	struct unix_key *waiting; /* connections waiting: (inode, listener's index) */
+	uint32_t nwaiting;
+	struct unix_key *bound; /* sockets with a file: (its dev, its inode) */
+	uint32_t nbound;
+	uint32_t *listeners; /* listening sockets' indices, in the model's order */
+	uint32_t nlisteners;
+};
 
-		if (g->kind != FILE_UNIX || !gd || gd->diag_state != TCP_LISTEN)
-			continue;
-		for (uint32_t k = 0; k < gd->npending; k++)
-			if (gd->pending[k] == ino)
-				return g->ino;
+static void settle_fini(struct settle *t)
+{
+	free(t->socks);
+	free(t->waiting);
+	free(t->bound);
+	free(t->listeners);
+}
+
+/* What sock_diag says of socket f: from the dump, or asked alone if the dump missed
+ * it. One it does not know is of another network namespace. */
+static int fill_diag(struct dump_all *all, const struct unix_dump *dump, struct file_img *f,
+		     struct err *err)
+{
+	struct unix_data *ud = f->kd;
+	uint32_t *icons = NULL, n = 0;
+	struct unix_info ui;
+	int rc = sockdiag_unix_lookup(dump, f->ino, &ui);
+
+	if (rc == -ENOENT)
+		rc = sockdiag_unix(f->ino, &ui);
+	if (rc == -ENOENT && fdkind_dump_ctx(all, f)) {
+		char link[64];
+
+		snprintf(link, sizeof(link), "socket:[%llu]", (unsigned long long)f->ino);
+		return fdkind_unsupported(fdkind_dump_ctx(all, f), f->dump_fd, "socket", link, err);
 	}
+	if (rc < 0)
+		return err_code(err, rc, "pid %d: cannot inspect the unix socket of descriptor %d",
+				f->dump_pid, f->dump_fd);
+	ud->type = ui.type;
+	ud->diag_state = ui.state;
+	ud->peer = ui.peer;
+	ud->shutdown = ui.shutdown & 3;
+	ud->wqueue = ui.wqueue;
+	ud->has_rqlen = ui.has_rqlen;
+	ud->rqueue = ui.rqueue;
+	ud->has_vfs = ui.has_vfs;
+	ud->vfs_ino = ui.vfs_ino;
+	ud->vfs_dev = ui.vfs_dev;
+	if (ui.state != TCP_ESTABLISHED) {
+		ud->peer_named = false;
+		memset(&ud->peer_name, 0, sizeof(ud->peer_name));
+	}
+	if (ui.state != TCP_LISTEN)
+		return 0;
+	ud->backlog = ui.wqueue;
+	rc = sockdiag_unix_icons(f->ino, &icons, &n);
+	if (rc < 0)
+		return err_code(err, rc,
+				"pid %d: cannot list the connections waiting on descriptor %d",
+				f->dump_pid, f->dump_fd);
+	ud->pending = calloc(n ? n : 1, sizeof(*ud->pending));
+	if (!ud->pending) {
+		free(icons);
+		return err_set(err, -ENOMEM, "out of memory");
+	}
+	for (uint32_t i = 0; i < n; i++)
+		ud->pending[i] = icons[i];
+	ud->npending = n;
+	free(icons);
 	return 0;
+}
+
+/* Every socket's sock_diag answer from one dump, then the keys to find them by. */
+static int settle_init(struct dump_all *all, struct settle *t, struct err *err)
+{
+	struct model *m = all->m;
+	struct unix_dump *dump = NULL;
+	uint32_t nwait = 0;
+	int rc = sockdiag_unix_dump(&dump);
+
+	memset(t, 0, sizeof(*t));
+	t->m = m;
+	if (rc < 0)
+		return err_code(err, rc, "cannot list the unix sockets (sock_diag)");
+	for (uint32_t i = 0; rc == 0 && i < m->nfiles; i++) {
+		const struct unix_data *ud = m->files[i].kd;
+
+		if (m->files[i].kind == FILE_UNIX && !ud->settled)
+			rc = fill_diag(all, dump, &m->files[i], err);
+	}
+	sockdiag_unix_dump_free(dump);
+	if (rc < 0)
+		return rc;
+	for (uint32_t i = 0; i < m->nfiles; i++) {
+		const struct unix_data *ud = m->files[i].kd;
+
+		if (m->files[i].kind == FILE_UNIX && ud && ud->diag_state == TCP_LISTEN)
+			nwait += ud->npending;
+	}
+	t->socks = index_sockets(m, &t->nsocks);
+	t->waiting = malloc(((size_t)nwait + 1) * sizeof(*t->waiting));
+	t->bound = malloc(((size_t)t->nsocks + 1) * sizeof(*t->bound));
+	t->listeners = malloc(((size_t)t->nsocks + 1) * sizeof(*t->listeners));
+	if (!t->socks || !t->waiting || !t->bound || !t->listeners)
+		return err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t k = 0; k < t->nsocks; k++) {
+		uint32_t i = t->socks[k].at;
+		const struct unix_data *ud = m->files[i].kd;
+
+		if (ud->has_vfs)
+			t->bound[t->nbound++] = (struct unix_key){ud->vfs_dev, ud->vfs_ino, i};
+		for (uint32_t j = 0; ud->diag_state == TCP_LISTEN && j < ud->npending; j++)
+			t->waiting[t->nwaiting++] = (struct unix_key){ud->pending[j], i, i};
+	}
+	unix_keys_sort(t->waiting, t->nwaiting);
+	unix_keys_sort(t->bound, t->nbound);
+	return 0;
+}
+
+/* Is the socket ino waiting to be accepted by a listener of the checkpoint? Returns
+ * that listener's inode (the first listener's, in the model's order), or 0. */
+static uint64_t waits_on(const struct settle *t, uint64_t ino)
+{
+	uint32_t k = unix_key_first(t->waiting, t->nwaiting, ino, 0);
+
+	return k < t->nwaiting && t->waiting[k].a == ino ? t->m->files[t->waiting[k].at].ino : 0;
 }
 
 /* What each socket is. One connected to a socket outside, or waiting at a listener
  * outside, leads outside; so, then, does one connected to it. */
-static int classify(struct model *m, struct err *err)
+static int classify(struct settle *t, struct err *err)
 {
+	struct model *m = t->m;
 	bool again = true;
 
 	for (uint32_t i = 0; i < m->nfiles; i++) {
@@ -262,7 +415,7 @@ static int classify(struct model *m, struct err *err)
 			ud->peer = 0;
 		} else if (ud->peer) {
 			ud->state = US_CONNECTED;
-		} else if ((ud->listener = waits_on(m, f->ino))) {
+		} else if ((ud->listener = waits_on(t, f->ino))) {
 			ud->state = US_PENDING;
 		} else if (ud->type == SOCK_DGRAM && !ud->peer_named) {
 			/* Another connected to it: that makes it "established" too. */
@@ -283,7 +436,7 @@ static int classify(struct model *m, struct err *err)
 			struct unix_data *ud = f->kd;
 
 			if (f->kind != FILE_UNIX || ud->settled || ud->state != US_CONNECTED ||
-			    ud_of(m, ud->peer))
+			    find_in(m, t->socks, t->nsocks, ud->peer))
 				continue;
 			if (fd_external_mark(f, EXT_SOCKET) < 0)
 				return err_set(err, -ENOMEM, "out of memory");
@@ -296,8 +449,17 @@ static int classify(struct model *m, struct err *err)
 /* A listener's waiting connections whose client is not in the checkpoint come back
  * with their client gone; an accepted socket comes back through the listener it was
  * accepted from, when that is in the checkpoint. */
-static void link_listeners(struct model *m)
+static void link_listeners(struct settle *t)
 {
+	struct model *m = t->m;
+
+	for (uint32_t i = 0; i < m->nfiles; i++) {
+		const struct file_img *g = &m->files[i];
+
+		if (g->kind == FILE_UNIX &&
+		    ((const struct unix_data *)g->kd)->state == US_LISTENING)
+			t->listeners[t->nlisteners++] = i;
+	}
 	for (uint32_t i = 0; i < m->nfiles; i++) {
 		struct file_img *f = &m->files[i];
 		struct unix_data *ud = f->kd;
@@ -305,7 +467,7 @@ static void link_listeners(struct model *m)
 		if (f->kind != FILE_UNIX || ud->settled)
 			continue;
 		for (uint32_t k = 0; k < ud->npending; k++) {
-			const struct unix_data *cd = ud_of(m, ud->pending[k]);
+			const struct unix_data *cd = ud_in(m, t->socks, t->nsocks, ud->pending[k]);
 
 			if (ud->pending[k] && (!cd || cd->state != US_PENDING)) {
 				kmsg_add(
@@ -320,12 +482,11 @@ static void link_listeners(struct model *m)
 		if ((ud->state != US_CONNECTED && ud->state != US_PEER_GONE) ||
 		    ud->type == SOCK_DGRAM || !ud->name.len)
 			continue;
-		for (uint32_t k = 0; k < m->nfiles; k++) {
-			const struct file_img *g = &m->files[k];
+		for (uint32_t k = 0; k < t->nlisteners; k++) {
+			const struct file_img *g = &m->files[t->listeners[k]];
 			const struct unix_data *gd = g->kd;
 
-			if (g->kind != FILE_UNIX || gd->state != US_LISTENING ||
-			    gd->type != ud->type || !same_name(&gd->name, &ud->name))
+			if (gd->type != ud->type || !same_name(&gd->name, &ud->name))
 				continue;
 			if (UNIX_PATH_NAME(&ud->name) &&
 			    (!ud->has_vfs || gd->vfs_ino != ud->vfs_ino ||
@@ -346,9 +507,10 @@ static bool binds_name(const struct unix_data *ud)
 }
 
 /* Is the file of this path name the socket's own, and where is it? */
-static int locate_file(struct model *m, const struct file_img *f, struct unix_data *ud,
+static int locate_file(const struct settle *t, const struct file_img *f, struct unix_data *ud,
 		       struct err *err)
 {
+	const struct model *m = t->m;
 	pid_t pid = f->dump_pid;
 	char path[64 + UNIX_NAME_MAX + 1], cwd[MODEL_MAX_PATH];
 	const char *name = (const char *)ud->name.b;
@@ -381,11 +543,11 @@ static int locate_file(struct model *m, const struct file_img *f, struct unix_da
 		return 0;
 	}
 	/* One socket makes the file again; a listener first. */
-	for (uint32_t i = 0; i < m->nfiles; i++) {
-		const struct unix_data *gd = m->files[i].kd;
+	for (uint32_t k = unix_key_first(t->bound, t->nbound, ud->vfs_dev, ud->vfs_ino);
+	     k < t->nbound && t->bound[k].a == ud->vfs_dev && t->bound[k].b == ud->vfs_ino; k++) {
+		const struct unix_data *gd = m->files[t->bound[k].at].kd;
 
-		if (m->files[i].kind == FILE_UNIX && gd != ud && gd->name_file &&
-		    gd->vfs_ino == ud->vfs_ino && gd->vfs_dev == ud->vfs_dev)
+		if (m->files[t->bound[k].at].kind == FILE_UNIX && gd != ud && gd->name_file)
 			return 0;
 	}
 	ud->name_file = 1;
@@ -395,8 +557,10 @@ static int locate_file(struct model *m, const struct file_img *f, struct unix_da
 	return 0;
 }
 
-static int locate_files(struct model *m, struct err *err)
+static int locate_files(const struct settle *t, struct err *err)
 {
+	const struct model *m = t->m;
+
 	for (int pass = 0; pass < 2; pass++)
 		for (uint32_t i = 0; i < m->nfiles; i++) {
 			struct file_img *f = &m->files[i];
@@ -406,7 +570,7 @@ static int locate_files(struct model *m, struct err *err)
 			    !UNIX_PATH_NAME(&ud->name) ||
 			    (ud->state == US_LISTENING) != (pass == 0))
 				continue;
-			if (locate_file(m, f, ud, err) < 0)
+			if (locate_file(t, f, ud, err) < 0)
 				return err->code;
 		}
 	return 0;
@@ -574,7 +738,6 @@ static int save_queue(struct dump_all *all, struct file_img *f, struct err *err)
 {
 	struct dump_ctx *c = fdkind_dump_ctx(all, f);
 	struct unix_data *ud = f->kd;
-	struct unix_info ui;
 	bool ctrunc = false;
 	char link[64];
 	int cp, rc;
@@ -594,15 +757,10 @@ static int save_queue(struct dump_all *all, struct file_img *f, struct err *err)
 					  link, err);
 	if (ud->state == US_LISTENING)
 		return 0;
-	rc = sockdiag_unix(f->ino, &ui);
-	if (rc < 0)
-		return err_code(err, rc, "pid %d: cannot inspect the unix socket of descriptor %d",
-				f->dump_pid, f->dump_fd);
 	cp = fdkind_copy_fd(all, f);
 	if (cp < 0)
 		return err_code(err, cp, "pid %d: cannot take a copy of descriptor %d", f->dump_pid,
 				f->dump_fd);
-	ud->rqueue = ui.rqueue;
 	rc = ud->type == SOCK_STREAM ? peek_stream(cp, ud, &ctrunc) : peek_all(cp, ud, &ctrunc);
 	close(cp);
 	if (rc == -ENOMEM)
@@ -624,7 +782,7 @@ static int save_queue(struct dump_all *all, struct file_img *f, struct err *err)
 	if (ctrunc)
 		return fdkind_unsupported(c, f->dump_fd, "unix socket holding control messages",
 					  link, err);
-	if (ud->type != SOCK_DGRAM && ui.has_rqlen && queued_bytes(ud) != ui.rqueue)
+	if (ud->type != SOCK_DGRAM && ud->has_rqlen && queued_bytes(ud) != ud->rqueue)
 		return fdkind_unsupported(c, f->dump_fd,
 					  ud->type == SOCK_STREAM
 					      ? "unix stream socket holding out-of-band data"
@@ -633,27 +791,33 @@ static int save_queue(struct dump_all *all, struct file_img *f, struct err *err)
 	return 0;
 }
 
-/* Once every process is collected: peers are matched by inode across them. */
+/* Once every process is collected: what sock_diag says of every socket, from one
+ * dump (asked socket by socket, each question walks all the sockets of the system);
+ * peers are matched by inode across processes. */
 static int unix_settle(struct dump_all *all, struct err *err)
 {
 	struct model *m = all->m;
+	struct settle t;
+	int rc = settle_init(all, &t, err);
 
-	if (classify(m, err) < 0)
-		return err->code;
-	link_listeners(m);
-	if (locate_files(m, err) < 0)
-		return err->code;
-	for (uint32_t i = 0; i < m->nfiles; i++) {
+	if (rc == 0)
+		rc = classify(&t, err);
+	if (rc == 0) {
+		link_listeners(&t);
+		rc = locate_files(&t, err);
+	}
+	for (uint32_t i = 0; rc == 0 && i < m->nfiles; i++) {
 		struct file_img *f = &m->files[i];
 		struct unix_data *ud = f->kd;
 
 		if (f->kind != FILE_UNIX || ud->settled)
 			continue;
-		if (save_queue(all, f, err) < 0)
-			return err->code;
-		ud->settled = true;
+		rc = save_queue(all, f, err);
+		if (rc == 0)
+			ud->settled = true;
 	}
-	return 0;
+	settle_fini(&t);
+	return rc < 0 ? rc : 0;
 }
 
 static void put_name(struct buf *b, const struct unix_name *n)
@@ -854,13 +1018,38 @@ static int bad(const struct file_img *f, const char *why, struct err *err)
 		       (unsigned long long)f->ino, why);
 }
 
-/* The sockets of the checkpoint refer to each other consistently. */
-static int unix_check(const struct model *m, const struct file_img *f, struct err *err)
+static int cmp_u64(const void *pa, const void *pb)
+{
+	uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+
+	return a < b ? -1 : a > b;
+}
+
+/* No connection (but those gone, 0) is listed twice by the listener f. */
+static int check_twice(const struct file_img *f, struct err *err)
 {
 	const struct unix_data *ud = f->kd;
-	const struct unix_data *pd = ud_of(m, ud->peer), *ld = ud_of(m, ud->listener);
+	uint64_t *v = malloc((size_t)ud->npending * sizeof(*v));
+	bool twice = false;
 
-	if (unix_find(m, f->ino) != f)
+	if (!v)
+		return err_set(err, -ENOMEM, "out of memory");
+	memcpy(v, ud->pending, (size_t)ud->npending * sizeof(*v));
+	qsort(v, ud->npending, sizeof(*v), cmp_u64);
+	for (uint32_t k = 1; k < ud->npending && !twice; k++)
+		twice = v[k] && v[k] == v[k - 1];
+	free(v);
+	return twice ? bad(f, "a connection listed twice", err) : 0;
+}
+
+/* Socket f refers to the others consistently. */
+static int check_one(const struct model *m, const struct unix_key *ix, uint32_t n,
+		     const struct file_img *f, struct err *err)
+{
+	const struct unix_data *ud = f->kd;
+	const struct unix_data *pd = ud_in(m, ix, n, ud->peer), *ld = ud_in(m, ix, n, ud->listener);
+
+	if (find_in(m, ix, n, f->ino) != f)
 		return bad(f, "a second file for the same socket", err);
 	if (ud->state == US_CONNECTED) {
 		if (!pd || pd->type != ud->type)
@@ -879,15 +1068,34 @@ static int unix_check(const struct model *m, const struct file_img *f, struct er
 			return bad(f, "its listener does not list it", err);
 	}
 	for (uint32_t k = 0; k < ud->npending; k++) {
-		const struct unix_data *cd = ud_of(m, ud->pending[k]);
+		const struct unix_data *cd = ud_in(m, ix, n, ud->pending[k]);
 
 		if (ud->pending[k] && (!cd || cd->state != US_PENDING || cd->listener != f->ino))
 			return bad(f, "a connection it lists does not wait on it", err);
-		for (uint32_t j = 0; j < k; j++)
-			if (ud->pending[k] && ud->pending[j] == ud->pending[k])
-				return bad(f, "a connection listed twice", err);
 	}
-	return 0;
+	return ud->npending > 1 ? check_twice(f, err) : 0;
+}
+
+/* The sockets of the checkpoint refer to each other consistently: all of them at
+ * once, the first time one is asked about (each with the others found by halves). */
+static int unix_check(const struct model *m, const struct file_img *f, struct err *err)
+{
+	struct unix_data *ud = f->kd;
+	struct unix_key *ix;
+	uint32_t n;
+	int rc = 0;
+
+	if (ud->checked)
+		return 0;
+	ix = index_sockets(m, &n);
+	if (!ix)
+		return err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t k = 0; k < n && rc == 0; k++)
+		rc = check_one(m, ix, n, &m->files[ix[k].at], err);
+	for (uint32_t k = 0; k < n && rc == 0; k++)
+		((struct unix_data *)m->files[ix[k].at].kd)->checked = true;
+	free(ix);
+	return rc;
 }
 
 /* ---- cr_info ---- */

@@ -67,17 +67,28 @@ struct unix_data {
 	uint32_t diag_state; /* TCP_* from sock_diag */
 	uint32_t wqueue;     /* unread memory it has sent */
 	uint32_t rqueue;     /* bytes to read (streams, seqpacket) */
+	bool has_rqlen;      /* sock_diag gave rqueue */
 	uint64_t scm_fds;    /* descriptors in flight to it (fdinfo) */
 	bool has_vfs;
 	uint64_t vfs_ino, vfs_dev;
-	bool peer_named; /* getpeername() answered */
+	bool peer_named; /* getpeername() answered, and sock_diag says connected */
 	bool settled;
+	/* Read back, not saved: unix_check found every socket of the model consistent. */
+	bool checked;
 };
 
 #define UNIX_PATH_NAME(n) ((n)->len > 1 && (n)->b[0] != 0)
 
-/* The unix socket of the model with inode ino, or NULL. */
-const struct file_img *unix_find(const struct model *m, uint64_t ino);
+/* Sockets among thousands are found by a key, in an array sorted by (a, b, at) and
+ * searched by halves: at is where the socket is (an index), and orders equal keys. */
+struct unix_key {
+	uint64_t a, b;
+	uint32_t at;
+};
+
+void unix_keys_sort(struct unix_key *v, uint32_t n);
+/* The first key not below (a, b), or n. */
+uint32_t unix_key_first(const struct unix_key *v, uint32_t n, uint64_t a, uint64_t b);
 
 /* fd_unix_restart.c */
 int unix_open(struct rst_ctx *c, const struct file_img *f, int fdnum, bool *borrowed,

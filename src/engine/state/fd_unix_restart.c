@@ -1,6 +1,7 @@
 /* state/fd_unix_restart.c: the unix sockets of a checkpoint made again, all at once,
- * in cr_restart, at the first descriptor that needs one; each process then gets its
- * copies (fd_unix.c says what is saved).
+ * in cr_restart, at the first descriptor that needs one; each socket, being one open
+ * file description, is then given itself (not a copy) to the process that has it
+ * (fd_unix.c says what is saved).
  *
  * In this order: every socket, named (a path name's stale socket file is removed
  * first, and the new one gets the saved mode and owner); listeners listening;
@@ -47,22 +48,40 @@
 struct made {
 	const struct file_img *f;
 	const struct unix_data *ud;
-	int fd;      /* the socket, in cr_restart */
+	int fd;      /* the socket, in cr_restart, until unix_open() gives it away */
 	int partner; /* its peer, made only to be closed once the queues are full */
+	bool given;
 };
 
 struct unix_rst {
-	struct made *s;
+	struct made *s; /* in the model's order */
 	uint32_t n;
+	struct unix_key *ix; /* s by inode: (inode, -, index into s) */
+	/* While they are made: the descriptors of the process being prepared, by file,
+	 * for messages: (file id, position, descriptor). */
+	struct unix_key *fds;
+	uint32_t nfds;
 	int sender;     /* unnamed, for datagrams from unnamed sockets gone or outside */
 	uint32_t aside; /* names for files moved aside */
 	bool built;
 };
 
-/* "pid P descriptor N", or the inode for a socket of another process. */
-static const char *who(const struct rst_ctx *c, const struct made *s, char *buf, size_t n)
+/* The first descriptor of file id in the process being prepared, or -1. */
+static int first_fd(const struct rst_ctx *c, const struct unix_rst *st, uint32_t id)
 {
-	int fd = fdkind_first_fd(c->rp->p, s->f->id);
+	uint32_t k;
+
+	if (!st->fds)
+		return fdkind_first_fd(c->rp->p, id);
+	k = unix_key_first(st->fds, st->nfds, id, 0);
+	return k < st->nfds && st->fds[k].a == id ? (int)st->fds[k].at : -1;
+}
+
+/* "pid P descriptor N", or the inode for a socket of another process. */
+static const char *who(struct rst_ctx *c, const struct made *s, char *buf, size_t n)
+{
+	const struct unix_rst *st = *(struct unix_rst **)fdkind_rst_state(c, FILE_UNIX);
+	int fd = st ? first_fd(c, st, s->f->id) : fdkind_first_fd(c->rp->p, s->f->id);
 
 	if (fd >= 0)
 		snprintf(buf, n, "pid %d: unix socket of descriptor %d", c->rp->p->pid, fd);
@@ -75,10 +94,9 @@ static const char *who(const struct rst_ctx *c, const struct made *s, char *buf,
 
 static struct made *find(struct unix_rst *st, uint64_t ino)
 {
-	for (uint32_t i = 0; ino && i < st->n; i++)
-		if (st->s[i].f->ino == ino)
-			return &st->s[i];
-	return NULL;
+	uint32_t k = ino ? unix_key_first(st->ix, st->n, ino, 0) : st->n;
+
+	return k < st->n && st->ix[k].a == ino ? &st->s[st->ix[k].at] : NULL;
 }
 
 static bool same_name(const struct unix_name *a, const struct unix_name *b)
@@ -344,6 +362,8 @@ static int name_partner(struct rst_ctx *c, struct unix_rst *st, struct made *s, 
 	char whobuf[128];
 	struct err e = {0};
 
+	if (!s->ud->peer_name.len)
+		return 0;
 	if (give_name(c, st, s->partner, s->ud, &s->ud->peer_name, false, WHO(s), &e) < 0)
 		kmsg_add(KMSG_WARN, "%s: its closed peer's name does not come back: %s", WHO(s),
 			 e.msg);
@@ -727,8 +747,21 @@ static int build(struct rst_ctx *c, struct unix_rst *st, struct err *err)
 		s = model_grow((void **)&st->s, &st->n, sizeof(*s));
 		if (!s)
 			return err_set(err, -ENOMEM, "out of memory");
-		*s = (struct made){&m->files[i], m->files[i].kd, -1, -1};
+		*s = (struct made){&m->files[i], m->files[i].kd, -1, -1, false};
 	}
+	st->ix = malloc(((size_t)st->n + 1) * sizeof(*st->ix));
+	if (!st->ix)
+		return err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < st->n; i++)
+		st->ix[i] = (struct unix_key){st->s[i].f->ino, 0, i};
+	unix_keys_sort(st->ix, st->n);
+	st->fds = malloc(((size_t)c->rp->p->nfds + 1) * sizeof(*st->fds));
+	if (!st->fds)
+		return err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < c->rp->p->nfds; i++)
+		st->fds[st->nfds++] =
+		    (struct unix_key){c->rp->p->fds[i].file_id, i, (uint32_t)c->rp->p->fds[i].fd};
+	unix_keys_sort(st->fds, st->nfds);
 	rc = make_singles(c, st, err);
 	if (rc == 0)
 		rc = make_connections(c, st, err);
@@ -749,6 +782,8 @@ static int build(struct rst_ctx *c, struct unix_rst *st, struct err *err)
 			close(st->s[i].partner);
 			st->s[i].partner = -1;
 		}
+	free(st->fds); /* the next process's are its own */
+	st->fds = NULL;
 	return rc;
 }
 
@@ -774,17 +809,16 @@ int unix_open(struct rst_ctx *c, const struct file_img *f, int fdnum, bool *borr
 	s = find(*stp, f->ino);
 	if (!s || s->fd < 0)
 		return err_set(err, -EINVAL,
-			       "pid %d: the unix socket of descriptor %d was not made",
-			       c->rp->p->pid, fdnum);
-	fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0)
-		return err_sys(err, "pid %d: cannot copy the unix socket of descriptor %d",
-			       c->rp->p->pid, fdnum);
-	if (fcntl(fd, F_SETFL, (int)(f->flags & (O_NONBLOCK | O_APPEND))) < 0) {
-		close(fd);
+			       "pid %d: the unix socket of descriptor %d was not made%s",
+			       c->rp->p->pid, fdnum, s && s->given ? " (given already)" : "");
+	if (fcntl(s->fd, F_SETFL, (int)(f->flags & (O_NONBLOCK | O_APPEND))) < 0)
 		return err_sys(err, "pid %d: cannot set the flags of descriptor %d", c->rp->p->pid,
 			       fdnum);
-	}
+	/* A socket is one open file description: the caller takes this one, with no
+	 * copy, so cr_restart holds one descriptor per socket, not two. */
+	fd = s->fd;
+	s->fd = -1;
+	s->given = true;
 	return fd;
 }
 
@@ -804,6 +838,8 @@ void unix_cleanup(struct rst_ctx *c)
 	if (st->sender >= 0)
 		close(st->sender);
 	free(st->s);
+	free(st->ix);
+	free(st->fds);
 	free(st);
 	*stp = NULL;
 }
