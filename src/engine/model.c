@@ -2,6 +2,7 @@
 #include "model.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,16 +53,24 @@ void model_free(struct model *m)
 	free(m);
 }
 
+/* By doubling: one realloc per element copies the whole array each time, for
+ * thousands of them (and realloc always moves under ASan). The room an array has is
+ * what malloc gave it, which also holds for arrays others allocated. */
 void *model_grow(void **arr, uint32_t *n, size_t elsize)
 {
-	uint8_t *p;
+	size_t need = ((size_t)*n + 1) * elsize;
+	uint8_t *p = *arr;
 
 	if (*n == UINT32_MAX)
 		return NULL;
-	p = realloc(*arr, ((size_t)*n + 1) * elsize);
-	if (!p)
-		return NULL;
-	*arr = p;
+	if (!p || malloc_usable_size(p) < need) {
+		size_t cap = *n ? 2 * (size_t)*n : 4;
+
+		p = realloc(p, cap * elsize);
+		if (!p)
+			return NULL;
+		*arr = p;
+	}
 	p += (size_t)*n * elsize;
 	memset(p, 0, elsize);
 	(*n)++;
@@ -76,8 +85,24 @@ struct proc_img *model_find_proc(struct model *m, pid_t pid)
 	return NULL;
 }
 
+/* Files are kept in id order, numbered from 1 as a checkpoint makes them: file id is
+ * files[id - 1], or found by halves; a model made otherwise is searched whole. */
 struct file_img *model_find_file(struct model *m, uint32_t id)
 {
+	uint32_t lo = 0, hi = m->nfiles;
+
+	if (id && id <= m->nfiles && m->files[id - 1].id == id)
+		return &m->files[id - 1];
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (m->files[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < m->nfiles && m->files[lo].id == id)
+		return &m->files[lo];
 	for (uint32_t i = 0; i < m->nfiles; i++)
 		if (m->files[i].id == id)
 			return &m->files[i];

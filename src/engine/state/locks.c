@@ -51,11 +51,10 @@ static int add_lock(struct proc_img *p, const struct lock_img *l)
 
 	if (p->nlocks >= MAX_LOCKS)
 		return -E2BIG;
-	n = realloc(p->locks, (p->nlocks + 1u) * sizeof(*n));
+	n = model_grow((void **)&p->locks, &p->nlocks, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
-	p->locks = n;
-	p->locks[p->nlocks++] = *l;
+	*n = *l;
 	return 0;
 }
 
@@ -158,23 +157,31 @@ static int collect_fd(struct dump_ctx *c, const struct fd_img *d, const struct f
 	return rc < 0 ? rc : 0;
 }
 
+/* A description's lines are the same at each of its descriptors: each is read at
+ * its first, the descriptions met marked in a bitmap (by index in m->files). */
 static int locks_collect(struct dump_ctx *c, struct err *err)
 {
 	const struct proc_img *p = c->p;
+	uint8_t *met = calloc((size_t)c->m->nfiles / 8 + 1, 1);
+	int rc = 0;
 
-	for (uint32_t i = 0; i < p->nfds; i++) {
+	if (!met)
+		return err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < p->nfds && rc == 0; i++) {
 		const struct fd_img *d = &p->fds[i];
 		const struct file_img *f = model_find_file(c->m, d->file_id);
-		int rc;
+		size_t fi;
 
-		/* A description's lines are the same at each of its descriptors. */
-		if (!f || fdkind_first_fd(p, d->file_id) != d->fd)
+		if (!f)
 			continue;
+		fi = (size_t)(f - c->m->files);
+		if (met[fi / 8] & (1u << (fi % 8)))
+			continue;
+		met[fi / 8] |= (uint8_t)(1u << (fi % 8));
 		rc = collect_fd(c, d, f, err);
-		if (rc < 0)
-			return rc;
 	}
-	return 0;
+	free(met);
+	return rc < 0 ? rc : 0;
 }
 
 static int locks_encode(struct dump_ctx *c, struct img_writer *w, struct err *err)
@@ -201,6 +208,56 @@ static int locks_encode(struct dump_ctx *c, struct img_writer *w, struct err *er
 		   : img_write_record(w, REC_LOCKS, REC_F_REQUIRED, b.data, b.len, err);
 	buf_fini(&b);
 	return rc;
+}
+
+/* ---- which descriptor each lock is taken through ---- */
+
+struct fd_of {
+	uint32_t file_id, at; /* at: its place in the table, which orders a file's */
+	int fd;
+};
+
+static int cmp_fd_of(const void *pa, const void *pb)
+{
+	const struct fd_of *a = pa, *b = pb;
+
+	if (a->file_id != b->file_id)
+		return a->file_id < b->file_id ? -1 : 1;
+	return a->at < b->at ? -1 : a->at > b->at;
+}
+
+/* The first descriptor of each lock's file (fdkind_first_fd), -1 for none, as an
+ * array of p->nlocks (malloc()ed; NULL if out of memory): the descriptors sorted by
+ * file and searched by halves, not read through once per lock. */
+static int *lock_fds(const struct proc_img *p)
+{
+	struct fd_of *v = malloc(((size_t)p->nfds + 1) * sizeof(*v));
+	int *r = malloc(((size_t)p->nlocks + 1) * sizeof(*r));
+
+	if (!v || !r) {
+		free(v);
+		free(r);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < p->nfds; i++)
+		v[i] = (struct fd_of){p->fds[i].file_id, i, p->fds[i].fd};
+	if (p->nfds)
+		qsort(v, p->nfds, sizeof(*v), cmp_fd_of);
+	for (uint32_t i = 0; i < p->nlocks; i++) {
+		uint32_t lo = 0, hi = p->nfds;
+
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			if (v[mid].file_id < p->locks[i].file_id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		r[i] = lo < p->nfds && v[lo].file_id == p->locks[i].file_id ? v[lo].fd : -1;
+	}
+	free(v);
+	return r;
 }
 
 /* ---- reading ---- */
@@ -251,14 +308,22 @@ static int locks_decode(struct model *m, const struct img_rec *rec, const struct
 /* Every lock was taken through one of the process's descriptions. */
 static int locks_validate(struct model *m, struct proc_img *p, struct err *err)
 {
+	int *fds, rc = 0;
+
 	(void)m;
-	for (uint32_t i = 0; i < p->nlocks; i++)
-		if (fdkind_first_fd(p, p->locks[i].file_id) < 0)
-			return err_set(err, -EINVAL,
-				       "pid %d: a lock on file %u, which none of its descriptors "
-				       "refers to",
-				       p->pid, p->locks[i].file_id);
-	return 0;
+	if (!p->nlocks)
+		return 0;
+	fds = lock_fds(p);
+	if (!fds)
+		return err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < p->nlocks && rc == 0; i++)
+		if (fds[i] < 0)
+			rc = err_set(err, -EINVAL,
+				     "pid %d: a lock on file %u, which none of its descriptors "
+				     "refers to",
+				     p->pid, p->locks[i].file_id);
+	free(fds);
+	return rc;
 }
 
 /* ---- restart ---- */
@@ -279,32 +344,42 @@ static long call(struct rst_proc *rp, long nr, uint64_t a0, uint64_t a1, uint64_
 
 /* crest's own descriptors in the new process (mapped files, the exe) that lead to a
  * file with POSIX locks go first: closing them later would drop the locks. */
-static int close_own(struct rst_proc *rp, struct err *err)
+static int close_own(struct rst_proc *rp, const int *fds, struct err *err)
 {
 	const struct proc_img *p = rp->p;
+	struct stat *locked = NULL;
+	uint32_t nlocked = 0;
+	int rc = 0;
 
-	for (int fd = rp->keep_base; fd < rp->keep_base + rp->nkeep; fd++) {
+	if (rp->nkeep <= 0)
+		return 0;
+	/* The files POSIX locks are on, each read once. */
+	locked = malloc(((size_t)p->nlocks + 1) * sizeof(*locked));
+	if (!locked)
+		return err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < p->nlocks; i++)
+		if (p->locks[i].kind == LOCK_POSIX &&
+		    stat_child_fd(rp->pid, fds[i], &locked[nlocked]) == 0)
+			nlocked++;
+	for (int fd = rp->keep_base; nlocked && fd < rp->keep_base + rp->nkeep; fd++) {
 		struct stat own;
-		bool locked = false;
+		bool on = false;
 		long r;
 
 		if (stat_child_fd(rp->pid, fd, &own) < 0)
 			continue;
-		for (uint32_t i = 0; i < p->nlocks && !locked; i++) {
-			struct stat st;
-
-			locked = p->locks[i].kind == LOCK_POSIX &&
-				 stat_child_fd(rp->pid, fdkind_first_fd(p, p->locks[i].file_id),
-					       &st) == 0 &&
-				 st.st_dev == own.st_dev && st.st_ino == own.st_ino;
-		}
-		if (!locked)
+		for (uint32_t i = 0; i < nlocked && !on; i++)
+			on = locked[i].st_dev == own.st_dev && locked[i].st_ino == own.st_ino;
+		if (!on)
 			continue;
 		r = call(rp, SYS_close, (uint64_t)fd, 0, 0, err);
-		if (r == INJECT_FAILED)
-			return err->code;
+		if (r == INJECT_FAILED) {
+			rc = err->code;
+			break;
+		}
 	}
-	return 0;
+	free(locked);
+	return rc;
 }
 
 static int take(struct rst_proc *rp, const struct lock_img *l, int fd, struct err *err)
@@ -351,14 +426,17 @@ static int locks_restore(struct rst_ctx *c, struct err *err)
 {
 	struct rst_proc *rp = c->rp;
 	const struct proc_img *p = rp->p;
-	int rc;
+	int *fds, rc;
 
 	if (!p->nlocks)
 		return 0;
-	rc = close_own(rp, err);
+	fds = lock_fds(p);
+	if (!fds)
+		return err_set(err, -ENOMEM, "out of memory");
+	rc = close_own(rp, fds, err);
 	for (uint32_t i = 0; rc == 0 && i < p->nlocks; i++) {
 		const struct lock_img *l = &p->locks[i];
-		int fd = fdkind_first_fd(p, l->file_id);
+		int fd = fds[i];
 		struct stat st;
 
 		/* A descriptor left closed at restart (said when it was) has no lock. */
@@ -370,20 +448,24 @@ static int locks_restore(struct rst_ctx *c, struct err *err)
 		}
 		rc = take(rp, l, fd, err);
 	}
+	free(fds);
 	return rc;
 }
 
 static void locks_describe(const struct model *m, const struct proc_img *p, struct out *o)
 {
+	int *fds;
+
 	(void)m;
 	if (!p->nlocks)
 		return;
+	fds = lock_fds(p);
 	out_arr_begin(o, "locks");
 	for (uint32_t i = 0; i < p->nlocks; i++) {
 		const struct lock_img *l = &p->locks[i];
 
 		out_obj_begin(o, NULL);
-		out_i64(o, "fd", fdkind_first_fd(p, l->file_id));
+		out_i64(o, "fd", fds ? fds[i] : fdkind_first_fd(p, l->file_id));
 		out_str(o, "kind", kind_names[l->kind]);
 		out_str(o, "type", l->type == F_WRLCK ? "write" : "read");
 		out_u64(o, "start", l->start);
@@ -391,6 +473,7 @@ static void locks_describe(const struct model *m, const struct proc_img *p, stru
 		out_obj_end(o);
 	}
 	out_arr_end(o);
+	free(fds);
 }
 
 const struct state_ops locks_ops = {
