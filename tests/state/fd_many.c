@@ -6,13 +6,17 @@
  * each end, at sparse numbers), 16 unix socket pairs (stream and datagram, a message
  * queued each way) 400 below the limit with a dup of one end of each, signalfds,
  * timerfds and epoll instances (on the eventfds' one inode) with a dup each, and dups
- * of eventfds up to 64 below the limit. The child inherits the eventfds and holds the
- * first 256 of them at reversed numbers (its descriptor 3 is the parent's 258), a
- * permutation of the numbers cr_restart made them at: installing it needs cycles
- * broken. After GO each process must have exactly the descriptors it had, each with
- * its open file description (kcmp, between the two processes too), close-on-exec
- * flag, status flags and eventfd value; the pipe gives its data through any of its
- * descriptors and the sockets their messages, still connected.
+ * of eventfds up to 64 below the limit. From 6600 up to those socket pairs: pipes and
+ * socket pairs in turn (3250 of each under 20000), each with a message in it (each way
+ * for a socket pair). cr_restart, which holds every description at once, has room for
+ * them only if it keeps one descriptor per pipe end and per socket, not two. The child
+ * inherits the eventfds and holds the first 256 of them at reversed numbers (its
+ * descriptor 3 is the parent's 258), a permutation of the numbers cr_restart made them
+ * at: installing it needs cycles broken. After GO each process must have exactly the
+ * descriptors it had, each with its open file description (kcmp, between the two
+ * processes too), close-on-exec flag, status flags and eventfd value; the pipe gives
+ * its data through any of its descriptors and the sockets their messages, still
+ * connected.
  * Run with the harness's -T (checkpoint the whole tree). */
 #include "ct.h"
 
@@ -45,6 +49,8 @@
 #define ANON_AT 5000 /* signalfds, timerfds, epoll instances: the eventfds' inode */
 #define NANON 8
 
+#define MANY_AT 6600 /* pipes and socket pairs, two numbers each, in turn */
+
 enum kind { K_EFD, K_ANON, K_PIPE, K_SOCK, K_TALK };
 
 /* One descriptor of the parent, and what it must be. */
@@ -58,6 +64,7 @@ struct want {
 };
 
 static int lim;
+static int nmany;  /* pipes and socket pairs at MANY_AT */
 static pid_t cpid; /* the child, as it says after GO (it has a new pid at new pids) */
 static struct want *w;
 static int nw;
@@ -127,6 +134,37 @@ static int setup_limit(void)
 	CT_TRUE(w && at_fd);
 	for (int i = 0; i < lim; i++)
 		at_fd[i] = -1;
+	nmany = (lim - 401 - MANY_AT) / 2; /* below the socket pairs at lim - 400 */
+	return 0;
+}
+
+/* Pipe or socket pair k of the many: a message in it (each way for a pair). */
+static int setup_many(void)
+{
+	for (int k = 0; k < nmany; k++) {
+		int v[2], a = MANY_AT + 2 * k, b = a + 1;
+		char m[16];
+
+		if (k % 2 == 0) {
+			CT_SYS(pipe(v));
+			CT_SYS(move_to(v[0], a, k % 3 == 0));
+			CT_SYS(move_to(v[1], b, k % 4 == 0));
+			if (k % 5 == 0)
+				CT_SYS(fcntl(a, F_SETFL, O_NONBLOCK));
+			snprintf(m, sizeof(m), "p%d", k);
+			CT_EQ(write(b, m, sizeof(m)), sizeof(m));
+		} else {
+			CT_SYS(socketpair(AF_UNIX, k % 4 == 1 ? SOCK_STREAM : SOCK_DGRAM, 0, v));
+			CT_SYS(move_to(v[0], a, k % 3 == 0));
+			CT_SYS(move_to(v[1], b, 0));
+			snprintf(m, sizeof(m), "%d>", k);
+			CT_EQ(send(a, m, sizeof(m), 0), sizeof(m));
+			snprintf(m, sizeof(m), "<%d", k);
+			CT_EQ(send(b, m, sizeof(m), 0), sizeof(m));
+		}
+		CT_SYS(add(a, k % 2 ? K_SOCK : K_PIPE, a, 0));
+		CT_SYS(add(b, k % 2 ? K_SOCK : K_PIPE, b, 0));
+	}
 	return 0;
 }
 
@@ -206,6 +244,8 @@ static int setup(void)
 			CT_SYS(add(at + j + 100, K_ANON, at + j, 0));
 		}
 	}
+	if (setup_many())
+		return 1;
 	/* The highest: eventfds shared with the low numbers. */
 	for (int k = 0; k < NTOP; k++) {
 		int fd = lim - 64 - NTOP + 1 + k, e = 3 + k * 97;
@@ -314,6 +354,35 @@ static int check_parent(char *have)
 	return 0;
 }
 
+/* Each of the many holds its message, and a new one goes through. */
+static int check_many(void)
+{
+	for (int k = 0; k < nmany; k++) {
+		int a = MANY_AT + 2 * k, b = a + 1;
+		char m[16], want[16];
+
+		if (k % 2 == 0) {
+			snprintf(want, sizeof(want), "p%d", k);
+			CT_EQ(read(a, m, sizeof(m)), sizeof(m));
+			CT_STREQ(m, want);
+			CT_EQ(write(b, "x", 1), 1);
+			CT_EQ(read(a, m, sizeof(m)), 1);
+			continue;
+		}
+		snprintf(want, sizeof(want), "%d>", k);
+		CT_EQ(recv(b, m, sizeof(m), MSG_DONTWAIT), sizeof(m));
+		CT_STREQ(m, want);
+		snprintf(want, sizeof(want), "<%d", k);
+		CT_EQ(recv(a, m, sizeof(m), MSG_DONTWAIT), sizeof(m));
+		CT_STREQ(m, want);
+		CT_EQ(send(a, "again", 6, 0), 6);
+		CT_EQ(recv(b, m, sizeof(m), MSG_DONTWAIT), 6);
+		CT_EQ(recv(a, m, sizeof(m), MSG_DONTWAIT), -1);
+		CT_EQ(errno, EAGAIN);
+	}
+	return 0;
+}
+
 static int check_io(void)
 {
 	char buf[64];
@@ -341,7 +410,7 @@ static int check_io(void)
 		CT_EQ(recv(a, m, sizeof(m), MSG_DONTWAIT), -1);
 		CT_EQ(errno, EAGAIN);
 	}
-	return 0;
+	return check_many();
 }
 
 /* The child's table, from here: /proc and kcmp between the two processes. */

@@ -5,8 +5,9 @@
  *
  * The pipe's data travels with one of its read-end descriptions (the holder). At
  * restart each pipe is made once, refilled, and each of its open file descriptions
- * given out: the first of an end is the pipe's own, later ones are new descriptions
- * of it (/proc/self/fd). Not yet: data in packets (its boundaries are not saved). */
+ * given out: the first of an end is the pipe's own (its very descriptor, not a copy),
+ * later ones are new descriptions of it (/proc/self/fd). Not yet: data in packets (its
+ * boundaries are not saved). */
 #define LOG_PREFIX "pipes: "
 #include "fdkind.h"
 
@@ -34,6 +35,7 @@ struct pipe_data {
 	uint32_t holder; /* this description carries the data */
 	uint8_t *data;
 	uint32_t len;
+	bool checked; /* read back, not saved: pipe_check found every pipe whole */
 };
 
 static void pipe_data_free(void *p)
@@ -144,63 +146,135 @@ static bool same_pipe(const struct file_img *f, const struct file_img *g)
 	return f->kind == FILE_PIPE && g->kind == FILE_PIPE && a && b && a->pipe == b->pipe;
 }
 
+/* ---- the ends of each pipe, among thousands ---- */
+
+/* A pipe end: the pipe's inode, where the description is in m->files. */
+struct end_key {
+	uint64_t pipe;
+	uint32_t at;
+};
+
+static int cmp_end(const void *pa, const void *pb)
+{
+	const struct end_key *a = pa, *b = pb;
+
+	if (a->pipe != b->pipe)
+		return a->pipe < b->pipe ? -1 : 1;
+	return a->at < b->at ? -1 : a->at > b->at;
+}
+
+/* Every pipe end of the model, sorted: a pipe's ends lie side by side, each pipe's in
+ * the model's order. NULL if out of memory. */
+static struct end_key *pipe_ends(const struct model *m, uint32_t *ret_n)
+{
+	struct end_key *v = malloc(((size_t)m->nfiles + 1) * sizeof(*v));
+	uint32_t n = 0;
+
+	if (!v)
+		return NULL;
+	for (uint32_t i = 0; i < m->nfiles; i++)
+		if (m->files[i].kind == FILE_PIPE && m->files[i].kd)
+			v[n++] =
+			    (struct end_key){((const struct pipe_data *)m->files[i].kd)->pipe, i};
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_end);
+	*ret_n = n;
+	return v;
+}
+
+/* The first end of pipe in v (sorted), or n. */
+static uint32_t first_end(const struct end_key *v, uint32_t n, uint64_t pipe)
+{
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid].pipe < pipe)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Pipe f, the first of its ends met: restored whole, or each end leading outside. */
+static int settle_one(struct dump_all *all, struct file_img *f, const struct end_key *end,
+		      uint32_t nend, struct err *err)
+{
+	struct model *m = all->m;
+	struct file_img *reader = NULL;
+	bool rd = false, wr = false, packets = false;
+	uint64_t pipe = ((struct pipe_data *)f->kd)->pipe;
+	uint32_t from = first_end(end, nend, pipe), to;
+	struct pipe_data *pd;
+	int fd, rc;
+
+	for (to = from; to < nend && end[to].pipe == pipe; to++)
+		;
+	for (uint32_t k = from; k < to; k++) {
+		struct file_img *g = &m->files[end[k].at];
+
+		if (!same_pipe(f, g))
+			continue;
+		if (is_read_end(g)) {
+			rd = true;
+			if (!reader)
+				reader = g;
+		} else {
+			wr = true;
+		}
+		packets |= (g->flags & O_DIRECT) != 0;
+	}
+	if (!rd || !wr) {
+		for (uint32_t k = from; k < to; k++) {
+			struct file_img *g = &m->files[end[k].at];
+
+			/* By the inode: f itself is marked on the way. */
+			if (g->kind == FILE_PIPE && ((struct pipe_data *)g->kd)->pipe == pipe &&
+			    fd_external_mark(g, is_read_end(g) ? EXT_PIPE_R : EXT_PIPE_W) < 0)
+				return err_set(err, -ENOMEM, "out of memory");
+		}
+		return 0;
+	}
+	pd = reader->kd;
+	pd->holder = 1;
+	fd = fdkind_copy_fd(all, reader);
+	if (fd < 0)
+		return err_code(err, fd, "pid %d: cannot take a copy of descriptor %d",
+				reader->dump_pid, reader->dump_fd);
+	rc = peek(fdkind_dump_ctx(all, reader), fd, reader->dump_fd, "pipe", packets, pd, err);
+	close(fd);
+	if (rc < 0)
+		return rc;
+	for (uint32_t k = from; k < to; k++)
+		if (same_pipe(f, &m->files[end[k].at]))
+			((struct pipe_data *)m->files[end[k].at].kd)->size = pd->size;
+	return 0;
+}
+
 /* Once every process is collected: a pipe whose read and write ends are both in the
  * checkpoint is restored, its data kept by its first read end; otherwise each of its
- * ends leads outside. */
+ * ends leads outside. Its ends are found among all by sorting, not by a walk over
+ * every file for each. */
 static int pipe_settle(struct dump_all *all, struct err *err)
 {
 	struct model *m = all->m;
+	uint32_t nend;
+	struct end_key *end = pipe_ends(m, &nend);
+	int rc = 0;
 
-	for (uint32_t i = 0; i < m->nfiles; i++) {
-		struct file_img *f = &m->files[i], *reader = NULL;
-		bool rd = false, wr = false, packets = false;
-		struct pipe_data *pd;
-		int fd, rc;
+	if (!end)
+		return err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < m->nfiles && rc == 0; i++) {
+		struct file_img *f = &m->files[i];
 
 		if (f->kind != FILE_PIPE || ((struct pipe_data *)f->kd)->size)
 			continue; /* not a pipe, or one already settled */
-		for (uint32_t k = i; k < m->nfiles; k++) {
-			struct file_img *g = &m->files[k];
-
-			if (!same_pipe(f, g))
-				continue;
-			if (is_read_end(g)) {
-				rd = true;
-				if (!reader)
-					reader = g;
-			} else {
-				wr = true;
-			}
-			packets |= (g->flags & O_DIRECT) != 0;
-		}
-		if (!rd || !wr) {
-			uint64_t pipe = ((struct pipe_data *)f->kd)->pipe;
-
-			for (uint32_t k = i; k < m->nfiles; k++) {
-				struct file_img *g = &m->files[k];
-
-				if (g->kind == FILE_PIPE && ((struct pipe_data *)g->kd)->pipe == pipe &&
-				    fd_external_mark(g, is_read_end(g) ? EXT_PIPE_R : EXT_PIPE_W) < 0)
-					return err_set(err, -ENOMEM, "out of memory");
-			}
-			continue;
-		}
-		pd = reader->kd;
-		pd->holder = 1;
-		fd = fdkind_copy_fd(all, reader);
-		if (fd < 0)
-			return err_code(err, fd, "pid %d: cannot take a copy of descriptor %d",
-					reader->dump_pid, reader->dump_fd);
-		rc = peek(fdkind_dump_ctx(all, reader), fd, reader->dump_fd, "pipe", packets, pd,
-			  err);
-		close(fd);
-		if (rc < 0)
-			return rc;
-		for (uint32_t k = i; k < m->nfiles; k++)
-			if (same_pipe(f, &m->files[k]))
-				((struct pipe_data *)m->files[k].kd)->size = pd->size;
+		rc = settle_one(all, f, end, nend, err);
 	}
-	return 0;
+	free(end);
+	return rc < 0 ? rc : 0;
 }
 
 static void pipe_encode(const struct file_img *f, struct buf *b)
@@ -242,36 +316,57 @@ static int pipe_decode(struct file_img *f, struct wire_rd *rd, struct err *err)
 	return 0;
 }
 
-/* Both ends, and exactly one holder of the data. */
+/* Both ends, and exactly one holder of the data: every pipe of the model at once,
+ * the first time one is asked about, each with its ends found by sorting. */
 static int pipe_check(const struct model *m, const struct file_img *f, struct err *err)
 {
-	bool rd = false, wr = false;
-	int holders = 0;
+	struct pipe_data *pd = f->kd;
+	struct end_key *end;
+	uint32_t nend;
+	int rc = 0;
 
-	for (uint32_t i = 0; i < m->nfiles; i++) {
-		const struct file_img *g = &m->files[i];
+	if (pd->checked)
+		return 0;
+	end = pipe_ends(m, &nend);
+	if (!end)
+		return err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t a = 0, b; a < nend && rc == 0; a = b) {
+		bool rd = false, wr = false;
+		int holders = 0;
 
-		if (!same_pipe(f, g))
-			continue;
-		if (is_read_end(g))
-			rd = true;
-		else
-			wr = true;
-		holders += ((const struct pipe_data *)g->kd)->holder;
+		for (b = a; b < nend && end[b].pipe == end[a].pipe; b++) {
+			const struct file_img *g = &m->files[end[b].at];
+
+			if (is_read_end(g))
+				rd = true;
+			else
+				wr = true;
+			holders += ((const struct pipe_data *)g->kd)->holder;
+		}
+		if (!rd || !wr || holders != 1)
+			rc = err_set(err, -EINVAL, "file %u: a pipe without both ends or its data",
+				     m->files[end[a].at].id);
 	}
-	if (!rd || !wr || holders != 1)
-		return err_set(err, -EINVAL, "file %u: a pipe without both ends or its data", f->id);
-	return 0;
+	for (uint32_t k = 0; k < nend && rc == 0; k++)
+		((struct pipe_data *)m->files[end[k].at].kd)->checked = true;
+	free(end);
+	return rc;
 }
 
 /* ---- restart: each pipe made once ---- */
 
+/* A pipe of the context, made at the first of its ends to be opened. */
 struct made_pipe {
 	uint64_t pipe;
+	const struct pipe_data *holder; /* its data */
+	bool made;
 	int fd[2];
-	bool used[2];
+	/* The end's own description is given to a descriptor: fd[end] is the caller's
+	 * now, no longer ours to close. */
+	bool given[2];
 };
 
+/* Every pipe of the context, sorted by inode. */
 struct pipe_state {
 	struct made_pipe *p;
 	uint32_t n;
@@ -305,36 +400,73 @@ static int make_pipe(struct rst_ctx *c, const struct pipe_data *pd, int fds[2], 
 	return 0;
 }
 
+/* The list of pipes, once per restart: each with the first of its ends (in the
+ * model's order) that holds the data. */
+static struct pipe_state *list_pipes(const struct model *m, struct err *err)
+{
+	struct pipe_state *st = calloc(1, sizeof(*st));
+	struct end_key *end;
+	uint32_t nend;
+
+	if (!st || !(end = pipe_ends(m, &nend))) {
+		free(st);
+		err_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	st->p = calloc((size_t)nend + 1, sizeof(*st->p));
+	if (!st->p) {
+		free(end);
+		free(st);
+		err_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	for (uint32_t a = 0, b; a < nend; a = b) {
+		struct made_pipe *mp = &st->p[st->n++];
+
+		mp->pipe = end[a].pipe;
+		mp->fd[0] = mp->fd[1] = -1;
+		for (b = a; b < nend && end[b].pipe == end[a].pipe; b++) {
+			const struct pipe_data *pd = m->files[end[b].at].kd;
+
+			if (pd->holder && !mp->holder)
+				mp->holder = pd;
+		}
+	}
+	free(end);
+	return st;
+}
+
 static struct made_pipe *find_or_make(struct rst_ctx *c, const struct file_img *f,
 				      struct err *err)
 {
 	struct pipe_state **st = (struct pipe_state **)fdkind_rst_state(c, FILE_PIPE);
-	const struct pipe_data *pd = f->kd, *holder = NULL;
+	const struct pipe_data *pd = f->kd;
 	struct made_pipe *mp;
+	uint32_t lo = 0, hi;
 
 	if (!*st) {
-		*st = calloc(1, sizeof(**st));
-		if (!*st) {
-			err_set(err, -ENOMEM, "out of memory");
+		*st = list_pipes(c->m, err);
+		if (!*st)
 			return NULL;
-		}
 	}
-	for (uint32_t i = 0; i < (*st)->n; i++)
-		if ((*st)->p[i].pipe == pd->pipe)
-			return &(*st)->p[i];
-	for (uint32_t i = 0; i < c->m->nfiles && !holder; i++)
-		if (same_pipe(f, &c->m->files[i]) &&
-		    ((const struct pipe_data *)c->m->files[i].kd)->holder)
-			holder = c->m->files[i].kd;
-	mp = model_grow((void **)&(*st)->p, &(*st)->n, sizeof(*mp));
-	if (!mp) {
-		err_set(err, -ENOMEM, "out of memory");
+	for (hi = (*st)->n; lo < hi;) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if ((*st)->p[mid].pipe < pd->pipe)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == (*st)->n || (*st)->p[lo].pipe != pd->pipe) {
+		err_set(err, -EINVAL, "file %u: a pipe end of no pipe", f->id);
 		return NULL;
 	}
-	mp->pipe = pd->pipe;
-	mp->fd[0] = mp->fd[1] = -1;
-	if (make_pipe(c, holder ? holder : pd, mp->fd, err) < 0)
-		return NULL;
+	mp = &(*st)->p[lo];
+	if (!mp->made) {
+		mp->made = true;
+		if (make_pipe(c, mp->holder ? mp->holder : pd, mp->fd, err) < 0)
+			return NULL;
+	}
 	return mp;
 }
 
@@ -349,9 +481,11 @@ static int pipe_open(struct rst_ctx *c, const struct file_img *f, int fdnum, boo
 	(void)borrowed;
 	if (!mp)
 		return err->code;
-	if (!mp->used[end]) {
-		mp->used[end] = true;
-		fd = fcntl(mp->fd[end], F_DUPFD_CLOEXEC, 0);
+	if (!mp->given[end]) {
+		/* The end's own description: the caller takes this very descriptor, with
+		 * no copy, so cr_restart holds one per description. It stays open (the
+		 * caller's) until every process has its own, for the descriptions below. */
+		fd = mp->fd[end];
 	} else {
 		/* Another open file description of the same end. */
 		char path[64];
@@ -363,9 +497,11 @@ static int pipe_open(struct rst_ctx *c, const struct file_img *f, int fdnum, boo
 		return err_sys(err, "pid %d: cannot open a pipe end", c->rp->p->pid);
 	/* O_DIRECT on a write end: each write becomes a packet. */
 	if (fcntl(fd, F_SETFL, (int)(f->flags & (O_NONBLOCK | O_APPEND | O_DIRECT))) < 0) {
-		close(fd);
+		if (mp->given[end])
+			close(fd);
 		return err_sys(err, "pid %d: cannot set pipe flags", c->rp->p->pid);
 	}
+	mp->given[end] = true;
 	return fd;
 }
 
@@ -375,12 +511,10 @@ static void pipe_cleanup(struct rst_ctx *c)
 
 	if (!*st)
 		return;
-	for (uint32_t i = 0; i < (*st)->n; i++) {
-		if ((*st)->p[i].fd[0] >= 0)
-			close((*st)->p[i].fd[0]);
-		if ((*st)->p[i].fd[1] >= 0)
-			close((*st)->p[i].fd[1]);
-	}
+	for (uint32_t i = 0; i < (*st)->n; i++)
+		for (int e = 0; e < 2; e++)
+			if ((*st)->p[i].fd[e] >= 0 && !(*st)->p[i].given[e])
+				close((*st)->p[i].fd[e]);
 	free((*st)->p);
 	free(*st);
 	*st = NULL;
