@@ -350,7 +350,44 @@ static int over_limit(const struct rst_proc *rp, int fd, rlim_t lim, struct err 
  * so that parent links come back as they were. A session leader (--restore-sid)
  * makes its session before its children, who are born in it. Process groups
  * (--restore-pgid) are joined once every process exists, leaders first. A zombie is
- * made like any process and exits, with its saved status, once all is done. */
+ * made like any process and exits, with its saved status, once all is done.
+ *
+ * A saved session or group that no restored process holds (its leader is not in the
+ * context, or comes back at a new pid with --no-restore-pid) is held by a
+ * placeholder: a copy of cr_restart made at that id with clone3(set_tid), which makes
+ * the session (setsid) or the group (setpgid) and holds it until every member is
+ * in it. A session cannot be joined, only inherited: the processes of a placeholder's
+ * session whose parent is not in the context are made by the placeholder, and so are
+ * the placeholders of the session's other groups (those of a session that a restored
+ * leader makes, by that leader). The placeholders exist before any restored process,
+ * whose new pid could take their ids otherwise. A session's placeholder ends once it
+ * has made its processes, which become cr_restart's children (cr_restart is a child
+ * subreaper meanwhile; the namespace's init with --pidns); a group's once every
+ * member has joined, before any process runs. */
+
+struct ph {
+	pid_t id;        /* the saved id it holds: its pid, in its pid namespace */
+	bool session;    /* it makes session id (and leads group id); else group id */
+	int maker_ph;    /* the placeholder that makes it, or -1 */
+	int maker_proc;  /* the restored session leader that makes it, or -1; both -1:
+			  * cr_restart (the namespace's init with --pidns) */
+	bool makes_procs;
+	pid_t pid;       /* as cr_restart sees it; 0 while not known */
+	int pidfd;       /* --pidns: its pidfd, once found from outside */
+	pid_t newgrp;    /* --restore-sid only: the group its processes form (its copy's) */
+	int status_r, status_w;
+};
+
+static struct {
+	struct ph *ph;
+	uint32_t n;
+	int *maker;     /* per process: the placeholder that makes it, or -1 */
+	int go[2];      /* what makes processes waits for EOF: every placeholder exists */
+	int life[2];    /* placeholders end at EOF: cr_restart died (only its copies hold
+			 * the write end then, which end with it) */
+	int eldest[2];  /* --pidns: the eldest's pid for init, if a placeholder made it */
+	int subreaper;  /* cr_restart's PR_SET_CHILD_SUBREAPER before; -1: not changed */
+} phs = {NULL, 0, NULL, {-1, -1}, {-1, -1}, {-1, -1}, -1};
 
 static int proc_index(const struct rst_ctx *c, pid_t pid)
 {
@@ -365,48 +402,337 @@ static bool made_by_us(const struct rst_ctx *c, uint32_t i)
 	return c->all[i].parent < 0;
 }
 
-static int plan_tree(struct rst_ctx *c, struct err *err)
+/* Made by cr_restart (or the namespace's init) itself: not by a parent or placeholder. */
+static bool made_by_top(const struct rst_ctx *c, uint32_t i)
 {
-	const struct rst_opts *o = c->opts;
+	return made_by_us(c, i) && (!phs.maker || phs.maker[i] < 0);
+}
 
+static bool is_zombie(const struct rst_ctx *c, int i)
+{
+	return c->all[i].p->flags & PROC_ZOMBIE;
+}
+
+/* --restore-sid --restore-pid: process i makes its session again, as its leader. */
+static bool makes_session(const struct rst_ctx *c, uint32_t i)
+{
+	const struct proc_img *p = c->all[i].p;
+
+	return c->opts->restore_sid && c->opts->restore_pid && !is_zombie(c, (int)i) &&
+	       p->sid == p->pid;
+}
+
+/* The restored process that has id as its pid, or -1: a session or group of that id
+ * needs a placeholder. */
+static int id_holder(const struct rst_ctx *c, pid_t id)
+{
+	return c->opts->restore_pid ? proc_index(c, id) : -1;
+}
+
+static int ph_find(pid_t id)
+{
+	for (uint32_t j = 0; j < phs.n; j++)
+		if (phs.ph[j].id == id)
+			return (int)j;
+	return -1;
+}
+
+static const char *ph_what(const struct ph *h)
+{
+	return h->session ? "session" : "process group";
+}
+
+/* The first process cr_restart makes: the one it stays the parent of, and mirrors. */
+static int eldest_index(const struct rst_ctx *c)
+{
+	for (uint32_t i = 0; i < c->n; i++)
+		if (made_by_us(c, i) && !is_zombie(c, (int)i))
+			return (int)i;
+	return -1;
+}
+
+/* Made by cr_restart (or the namespace's init) itself. */
+static bool ph_top(uint32_t j)
+{
+	return phs.ph[j].maker_ph < 0 && phs.ph[j].maker_proc < 0;
+}
+
+/* The placeholder of id, planned once; a group's is planned after its session's. */
+static int ph_add(pid_t id, bool session, int maker_ph, int maker_proc, struct err *err)
+{
+	int j = ph_find(id);
+	struct ph *n;
+
+	if (j >= 0) {
+		struct ph *h = &phs.ph[j];
+
+		if (h->session != session || h->maker_ph != maker_ph ||
+		    h->maker_proc != maker_proc)
+			return err_set(err, -EINVAL,
+				       "process group %d lies in two sessions in the context", id);
+		return j;
+	}
+	n = realloc(phs.ph, (phs.n + 1) * sizeof(*n));
+	if (!n)
+		return err_set(err, -ENOMEM, "out of memory");
+	phs.ph = n;
+	phs.ph[phs.n] = (struct ph){id, session, maker_ph, maker_proc, false, 0, -1, 0, -1, -1};
+	return (int)phs.n++;
+}
+
+/* --restore-sid: who makes each session, and who makes each process so that it is
+ * born in its session. */
+static int plan_sessions(struct rst_ctx *c, struct err *err)
+{
 	for (uint32_t i = 0; i < c->n; i++) {
 		struct rst_proc *rp = &c->all[i];
 		const struct proc_img *p = rp->p;
-		int leader;
+		int l, j;
 
-		rp->parent = proc_index(c, p->ppid);
-		if ((p->flags & PROC_ZOMBIE) && rp->parent < 0)
-			return err_set(err, -EINVAL, "zombie pid %d has no parent in the context",
+		if (is_zombie(c, (int)i) || makes_session(c, i))
+			continue; /* a zombie is born in its parent's session */
+		if (p->sid <= 0)
+			return err_set(err, -EINVAL,
+				       "pid %d: cannot restore its session: it was outside the pid "
+				       "namespace it was saved in (use --no-restore-sid)",
 				       p->pid);
-		if (o->restore_sid && p->sid != p->pid) {
+		l = id_holder(c, p->sid);
+		if (l >= 0) {
 			/* Born into the session: its leader must be an ancestor here. */
 			int a = rp->parent;
 
-			while (a >= 0 && c->all[a].p->pid != p->sid)
+			if (!makes_session(c, (uint32_t)l))
+				return err_set(err, -EBUSY,
+					       "pid %d: cannot restore session %d: pid %d, restored "
+					       "there, %s (use --no-restore-sid)",
+					       p->pid, p->sid, p->sid,
+					       is_zombie(c, l) ? "is a zombie" : "does not lead it");
+			while (a >= 0 && a != l)
 				a = c->all[a].parent;
 			if (a < 0)
-				return err_set(err, -EBUSY,
-					       "pid %d: cannot restore session %d: its leader is not "
-					       "among its ancestors in the context (use "
-					       "--no-restore-sid)",
-					       p->pid, p->sid);
+				return err_set(
+				    err, -EBUSY,
+				    "pid %d: cannot restore session %d: its leader is not "
+				    "among its ancestors in the context (use "
+				    "--no-restore-sid)",
+				    p->pid, p->sid);
+			continue;
 		}
-		leader = proc_index(c, p->pgid);
-		if (o->restore_pgid && (leader < 0 || (c->all[leader].p->flags & PROC_ZOMBIE)) &&
-		    p->pgid != p->pid)
-			return err_set(err, -EBUSY,
-				       "pid %d: cannot restore process group %d: its leader is not "
-				       "in the context (use --no-restore-pgid)",
-				       p->pid, p->pgid);
-		if (o->restore_pgid && leader >= 0 && c->all[leader].p->sid != p->sid)
-			return err_set(err, -EBUSY,
-				       "pid %d: process group %d lies in another session", p->pid,
-				       p->pgid);
+		j = ph_add(p->sid, true, -1, -1, err);
+		if (j < 0)
+			return j;
+		if (rp->parent < 0) {
+			phs.maker[i] = j;
+			phs.ph[j].makes_procs = true;
+		} else if (c->all[rp->parent].p->sid != p->sid) {
+			/* It led the session, and comes back at a new pid. */
+			return err_set(err, -EINVAL,
+				       "pid %d: cannot restore session %d at a new pid: its parent "
+				       "pid %d, in session %d, would make it there (use "
+				       "--restore-pid, or --no-restore-sid)",
+				       p->pid, p->sid, c->all[rp->parent].p->pid,
+				       c->all[rp->parent].p->sid);
+		}
 	}
 	return 0;
 }
 
+/* --restore-pgid: the groups that need a placeholder, and who makes it (someone of
+ * the group's session: setpgid() cannot reach across sessions). */
+static int plan_groups(struct rst_ctx *c, struct err *err)
+{
+	const struct rst_opts *o = c->opts;
+
+	for (uint32_t i = 0; i < c->n; i++) {
+		const struct proc_img *p = c->all[i].p;
+		int l, j, by_ph = -1, by_proc = -1;
+
+		if (is_zombie(c, (int)i))
+			continue;
+		if (p->pgid <= 0)
+			return err_set(err, -EINVAL,
+				       "pid %d: cannot restore its process group: it was outside the "
+				       "pid namespace it was saved in (use --no-restore-pgid)",
+				       p->pid);
+		l = id_holder(c, p->pgid);
+		if (l >= 0) {
+			const struct proc_img *lp = c->all[l].p;
+
+			if (is_zombie(c, l) || lp->pgid != p->pgid)
+				return err_set(err, -EBUSY,
+					       "pid %d: cannot restore process group %d: pid %d, "
+					       "restored there, %s (use --no-restore-pgid)",
+					       p->pid, p->pgid, p->pgid,
+					       is_zombie(c, l) ? "is a zombie" : "left it");
+			if (lp->sid != p->sid)
+				return err_set(err, -EBUSY,
+					       "pid %d: process group %d lies in another session",
+					       p->pid, p->pgid);
+			continue;
+		}
+		if (o->restore_sid && p->pgid == p->sid)
+			continue; /* the session's placeholder leads it */
+		if (o->restore_sid) {
+			int s = id_holder(c, p->sid);
+
+			if (s >= 0)
+				by_proc = s;
+			else
+				by_ph = ph_find(p->sid);
+		}
+		j = ph_add(p->pgid, false, by_ph, by_proc, err);
+		if (j < 0)
+			return j;
+	}
+	return 0;
+}
+
+static int plan_tree(struct rst_ctx *c, struct err *err)
+{
+	const struct rst_opts *o = c->opts;
+	int rc = 0;
+
+	phs.maker = malloc(c->n * sizeof(*phs.maker));
+	if (!phs.maker)
+		return err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < c->n; i++) {
+		struct rst_proc *rp = &c->all[i];
+		const struct proc_img *p = rp->p;
+
+		phs.maker[i] = -1;
+		rp->parent = proc_index(c, p->ppid);
+		if ((p->flags & PROC_ZOMBIE) && rp->parent < 0)
+			return err_set(err, -EINVAL, "zombie pid %d has no parent in the context",
+				       p->pid);
+		/* Linux: a session leader leads its own group, which is not cr_restart's. */
+		if (o->restore_sid && !o->restore_pgid && makes_session(c, i))
+			return err_set(err, -EINVAL,
+				       "pid %d: with --restore-sid it leads session %d again, and "
+				       "so its own process group %d: it cannot stay in "
+				       "cr_restart's group (add --restore-pgid, or use "
+				       "--no-restore-sid)",
+				       p->pid, p->sid, p->pid);
+	}
+	if (o->restore_sid)
+		rc = plan_sessions(c, err);
+	if (rc == 0 && o->restore_pgid)
+		rc = plan_groups(c, err);
+	return rc;
+}
+
 static pid_t create_process(struct rst_ctx *c, uint32_t i, struct err *err);
+static pid_t ph_create(struct rst_ctx *c, uint32_t j, struct err *err);
+
+#define PH_NAME "crest-holder"
+
+static void close_ph_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Until every placeholder exists: EOF on the go pipe. */
+static void wait_go(void)
+{
+	char b;
+
+	while (read(phs.go[0], &b, 1) < 0 && errno == EINTR)
+		;
+}
+
+/* Placeholder j, a copy of its maker: it makes its session or group and the
+ * placeholders it makes, then (once every placeholder exists) the processes it makes.
+ * A session's placeholder then ends; a group's stays until cr_restart kills it. */
+static void __attribute__((noreturn)) ph_main(struct rst_ctx *c, uint32_t j, pid_t maker)
+{
+	struct ph *h = &phs.ph[j];
+	int sfd = h->status_w, life = phs.life[0], rc = 0;
+	struct err e = {0};
+	char b;
+
+	/* It ends with its maker, if that lives as long as it must (not a session's
+	 * placeholder, which ends first), or when cr_restart dies (EOF on life). */
+	if (h->maker_ph < 0 &&
+	    (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != maker))
+		_exit(1);
+	kmsg_set_forward(sfd);
+	prctl(PR_SET_NAME, PH_NAME, 0, 0, 0);
+	close_ph_fd(&phs.go[1]);
+	close_ph_fd(&phs.life[1]);
+	if (h->session ? setsid() < 0 : setpgid(0, 0) < 0)
+		rc = err_sys(&e, "cannot make %s %d", ph_what(h), h->id);
+	for (uint32_t k = 0; rc == 0 && k < phs.n; k++)
+		if (phs.ph[k].maker_ph == (int)j && ph_create(c, k, &e) < 0)
+			rc = e.code;
+	if (rc == 0)
+		status_line(sfd, "R");
+	if (rc == 0 && h->makes_procs)
+		wait_go();
+	for (uint32_t k = 0; rc == 0 && h->makes_procs && k < c->n; k++) {
+		pid_t pid;
+
+		if (phs.maker[k] != (int)j)
+			continue;
+		pid = create_process(c, k, &e);
+		if (pid < 0) {
+			rc = pid;
+			break;
+		}
+		status_line(sfd, "C %u %d", k, pid);
+		/* Without --restore-pgid they form one new group, the first one's (each
+		 * joins it too, before it makes children: enter_session()). */
+		if (!c->opts->restore_pgid) {
+			if (!h->newgrp)
+				h->newgrp = pid;
+			setpgid(pid, h->newgrp);
+		}
+	}
+	if (rc < 0) {
+		status_line(sfd, "FAIL %d %s", rc, e.msg);
+		_exit(1);
+	}
+	status_line(sfd, "OK");
+	if (h->session)
+		_exit(0);
+	if (life > 0)
+		syscall(SYS_close_range, 0, life - 1, 0);
+	syscall(SYS_close_range, life + 1, ~0u, 0);
+	while (read(life, &b, 1) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
+/* --restore-sid, in new process i before it makes its children. A session leader
+ * restored at its pid makes its session, with what the modules attach to it (its
+ * terminal), and the placeholders of the session's groups. A process that a
+ * placeholder made, without --restore-pgid: cr_restart's group lies in another
+ * session, so the placeholder's processes form a new one, led by the first. */
+static int enter_session(struct rst_ctx *c, uint32_t i, struct err *e)
+{
+	struct rst_proc *rp = &c->all[i];
+	int rc = 0;
+
+	if (!c->opts->restore_sid)
+		return 0;
+	if (makes_session(c, i)) {
+		if (setsid() < 0)
+			return err_sys(e, "pid %d: cannot create its session", rp->p->pid);
+		/* Before its children: they inherit what it takes (its terminal). */
+		for (unsigned int k = 0; rc == 0 && k < state_count; k++)
+			if (state_table[k]->session)
+				rc = state_table[k]->session(c, e);
+		for (uint32_t j = 0; rc == 0 && j < phs.n; j++)
+			if (phs.ph[j].maker_proc == (int)i && ph_create(c, j, e) < 0)
+				rc = e->code;
+		return rc;
+	}
+	if (phs.maker[i] >= 0 && !c->opts->restore_pgid &&
+	    setpgid(0, phs.ph[phs.maker[i]].newgrp) < 0)
+		return err_sys(e, "pid %d: cannot make or join a process group in session %d",
+			       rp->p->pid, rp->p->sid);
+	return 0;
+}
 
 static void __attribute__((noreturn)) zombie_main(struct rst_ctx *c, uint32_t i)
 {
@@ -443,14 +769,7 @@ static void __attribute__((noreturn)) child_main(struct rst_ctx *c, uint32_t i)
 	kmsg_set_forward(status_fd);
 	if (rp->p->flags & PROC_ZOMBIE)
 		zombie_main(c, i);
-	if (c->opts->restore_sid && rp->p->sid == rp->p->pid) {
-		if (setsid() < 0)
-			rc = err_sys(&e, "pid %d: cannot create its session", rp->p->pid);
-		/* Before its children: they inherit what it takes (its terminal). */
-		for (unsigned int k = 0; rc == 0 && k < state_count; k++)
-			if (state_table[k]->session)
-				rc = state_table[k]->session(c, &e);
-	}
+	rc = enter_session(c, i, &e);
 	for (uint32_t k = 0; rc == 0 && k < c->n; k++) {
 		pid_t pid;
 
@@ -499,17 +818,31 @@ static void __attribute__((noreturn)) child_main(struct rst_ctx *c, uint32_t i)
  * empty: its end would kill what is left. */
 static void __attribute__((noreturn)) init_main(struct rst_ctx *c)
 {
-	int sfd = c->init_status[1], out = c->result[1], rc = 0;
+	int sfd = c->init_status[1], out = c->result[1], rc = 0, first = eldest_index(c);
 	struct err e = {0};
 	pid_t eldest = 0;
 
 	kmsg_set_forward(sfd);
 	prctl(PR_SET_NAME, PIDNS_INIT_NAME, 0, 0, 0);
+	/* The write ends only cr_restart holds. */
+	close_ph_fd(&phs.go[1]);
+	close_ph_fd(&phs.life[1]);
+	close_ph_fd(&phs.eldest[1]);
 	rc = pidns_mount_proc(&e);
+	/* The placeholders first: a new pid could take their ids. */
+	for (uint32_t j = 0; rc == 0 && j < phs.n; j++) {
+		pid_t pid = ph_top(j) ? ph_create(c, j, &e) : 0;
+
+		if (pid < 0)
+			rc = pid;
+		phs.ph[j].pid = pid;
+	}
+	if (rc == 0 && phs.n)
+		wait_go();
 	for (uint32_t k = 0; rc == 0 && k < c->n; k++) {
 		pid_t pid;
 
-		if (!made_by_us(c, k))
+		if (!made_by_top(c, k))
 			continue;
 		pid = create_process(c, k, &e);
 		if (pid < 0) {
@@ -517,14 +850,34 @@ static void __attribute__((noreturn)) init_main(struct rst_ctx *c)
 			break;
 		}
 		status_line(sfd, "C %u %d", k, pid);
-		if (!eldest && !(c->all[k].p->flags & PROC_ZOMBIE))
+		if ((int)k == first)
 			eldest = pid;
+	}
+	/* A session's placeholder ends once it has made its processes, which are then
+	 * ours: before cr_restart looks for them. It reported its own failure. */
+	for (uint32_t j = 0; rc == 0 && j < phs.n; j++) {
+		int st;
+
+		if (phs.ph[j].session && phs.ph[j].pid > 0)
+			while (waitpid(phs.ph[j].pid, &st, __WALL) < 0 && errno == EINTR)
+				;
 	}
 	if (rc < 0) {
 		status_line(sfd, "FAIL %d %s", rc, e.msg);
 		_exit(1);
 	}
 	status_line(sfd, "OK");
+	/* A placeholder made the eldest: cr_restart says which pid it has here. */
+	if (first >= 0 && !eldest) {
+		char b[32];
+		ssize_t n;
+
+		do
+			n = read(phs.eldest[0], b, sizeof(b) - 1);
+		while (n < 0 && errno == EINTR);
+		b[n > 0 ? n : 0] = '\0';
+		eldest = (pid_t)strtol(b, NULL, 10);
+	}
 	/* Nothing of cr_restart's but the result pipe. */
 	if (out > 0)
 		syscall(SYS_close_range, 0, out - 1, 0);
@@ -545,26 +898,31 @@ static void __attribute__((noreturn)) init_main(struct rst_ctx *c)
 	}
 }
 
-/* clone3 with the saved pid (and exit signal); the child runs child_main(). */
-static pid_t create_process(struct rst_ctx *c, uint32_t i, struct err *err)
+/* clone3 as fork() does, at pid want if at, with exit signal sig. Like fork(): glibc's
+ * cached tid in the copy is set by the kernel. */
+static long clone_at(pid_t want, bool at, int sig)
 {
-	struct proc_img *p = c->all[i].p;
 	struct clone_args ca;
-	pid_t want = p->pid;
 	uint64_t tid_addr = 0;
-	long r;
 
-	/* Like fork(): glibc's cached tid in the copy is set by the kernel. */
 	prctl(PR_GET_TID_ADDRESS, &tid_addr, 0, 0, 0);
 	memset(&ca, 0, sizeof(ca));
 	ca.flags = tid_addr ? CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID : 0;
 	ca.child_tid = tid_addr;
-	ca.exit_signal = (uint64_t)(p->exit_signal ? p->exit_signal : SIGCHLD);
-	if (c->opts->restore_pid) {
+	ca.exit_signal = (uint64_t)sig;
+	if (at) {
 		ca.set_tid = (uint64_t)(uintptr_t)&want;
 		ca.set_tid_size = 1;
 	}
-	r = syscall(SYS_clone3, &ca, sizeof(ca));
+	return syscall(SYS_clone3, &ca, sizeof(ca));
+}
+
+/* clone3 with the saved pid (and exit signal); the child runs child_main(). */
+static pid_t create_process(struct rst_ctx *c, uint32_t i, struct err *err)
+{
+	struct proc_img *p = c->all[i].p;
+	long r = clone_at(p->pid, c->opts->restore_pid, p->exit_signal ? p->exit_signal : SIGCHLD);
+
 	if (r == 0)
 		child_main(c, i);
 	if (r < 0) {
@@ -572,32 +930,166 @@ static pid_t create_process(struct rst_ctx *c, uint32_t i, struct err *err)
 			/* No process has it, yet the kernel still holds the id: a live
 			 * process group or session carries it. */
 			const char *how = kill(p->pid, 0) < 0 && errno == ESRCH
-						  ? " as a process group or session id"
-						  : "";
+					      ? " as a process group or session id"
+					      : "";
 
 			kmsg_add(KMSG_ERROR, "pid %d is in use%s", p->pid, how);
 			return err_set(err, -EBUSY, "pid %d is in use%s (try --no-restore-pid)",
 				       p->pid, how);
 		}
 		if (errno == EPERM && c->opts->restore_pid)
-			return err_set(err, -EPERM,
-				       "not allowed to create pid %d (needs CAP_CHECKPOINT_RESTORE; "
-				       "try --no-restore-pid)",
-				       p->pid);
+			return err_set(
+			    err, -EPERM,
+			    "not allowed to create pid %d (needs CAP_CHECKPOINT_RESTORE; "
+			    "try --no-restore-pid)",
+			    p->pid);
 		return err_sys(err, "cannot create the process for pid %d", p->pid);
+	}
+	return (pid_t)r;
+}
+
+/* Placeholder j, at its id, as a child of the caller; the child runs ph_main(). A
+ * restored leader's placeholder must not signal it as it ends (the leader runs its
+ * own code by then): exit signal 0, and cr_restart reaps it through the leader. */
+static pid_t ph_create(struct rst_ctx *c, uint32_t j, struct err *err)
+{
+	struct ph *h = &phs.ph[j];
+	const char *opt = h->session ? "sid" : "pgid";
+	pid_t maker = (pid_t)syscall(SYS_getpid);
+	long r = clone_at(h->id, true, h->maker_proc >= 0 ? 0 : SIGCHLD);
+
+	if (r == 0)
+		ph_main(c, j, maker);
+	if (r < 0) {
+		if (errno == EEXIST) {
+			kmsg_add(KMSG_ERROR, "%s %d is in use", ph_what(h), h->id);
+			return err_set(err, -EBUSY, "%s %d is in use (try --no-restore-%s)",
+				       ph_what(h), h->id, opt);
+		}
+		if (errno == EPERM)
+			return err_set(err, -EPERM,
+				       "not allowed to make a process at pid %d to hold %s %d "
+				       "(needs CAP_CHECKPOINT_RESTORE; try --no-restore-%s)",
+				       h->id, ph_what(h), h->id, opt);
+		return err_sys(err, "cannot make a process to hold %s %d", ph_what(h), h->id);
 	}
 	return (pid_t)r;
 }
 
 /* ---- cr_restart's side ---- */
 
+/* One line from fd, read a byte at a time (what follows it stays in the pipe): 1 once
+ * buf holds a whole line (without its newline), 0 if more is to come, -1 at EOF or on
+ * an error. */
+static int read_line_bytes(int fd, char *buf, size_t n, size_t *len)
+{
+	char ch;
+	ssize_t k = read(fd, &ch, 1);
+
+	if (k < 0 && errno == EINTR)
+		return 0;
+	if (k <= 0)
+		return -1;
+	if (ch == '\n') {
+		buf[*len] = '\0';
+		*len = 0;
+		return 1;
+	}
+	if (*len < n - 1)
+		buf[(*len)++] = ch;
+	return 0;
+}
+
+/* A report line that every reporter may send: "FAIL code message" (its failure),
+ * or a kmsg line. Returns the failure's code, or 0. */
+static int report_common(const char *line, struct err *err)
+{
+	char *end;
+
+	if (!strncmp(line, "FAIL ", 5)) {
+		long code = strtol(line + 5, &end, 10);
+
+		return err_set(err, code < 0 ? (int)code : -EIO, "%s", *end ? end + 1 : "");
+	}
+	if ((line[0] == 'W' || line[0] == 'E') && line[1] == ' ')
+		kmsg_add(line[0] == 'W' ? KMSG_WARN : KMSG_ERROR, "%s", line + 2);
+	return 0;
+}
+
+/* Every placeholder that exists before the processes holds its id ("R"), so a new pid
+ * cannot take it any more: let those that make processes go. --pidns: the namespace's
+ * init, which made them, may fail first. */
+static int ph_ready(struct rst_ctx *c, struct err *err)
+{
+	uint32_t n = phs.n + 1, pending = 0;
+	struct pollfd *pfd = calloc(n, sizeof(*pfd));
+	char(*buf)[700] = calloc(n, sizeof(*buf));
+	size_t *len = calloc(n, sizeof(*len));
+	int rc = 0;
+
+	if (!pfd || !buf || !len) {
+		rc = err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t j = 0; j < phs.n; j++) {
+		bool early = phs.ph[j].maker_proc < 0;
+
+		pfd[j] = (struct pollfd){early ? phs.ph[j].status_r : -1, POLLIN, 0};
+		pending += early;
+	}
+	pfd[phs.n] = (struct pollfd){c->init_pid > 0 ? c->init_status[0] : -1, POLLIN, 0};
+	while (pending && rc == 0) {
+		int pr = poll(pfd, n, STATUS_TIMEOUT_MS);
+
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0) {
+			rc = err_set(err, -ETIMEDOUT, "no word from the placeholder processes");
+			break;
+		}
+		for (uint32_t j = 0; j < n && rc == 0; j++) {
+			int got;
+
+			if (pfd[j].fd < 0 || !(pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			/* Lines are written whole (status_line()): the rest of it is there. */
+			do
+				got = read_line_bytes(pfd[j].fd, buf[j], sizeof(buf[j]), &len[j]);
+			while (got == 0);
+			if (got < 0 && j == phs.n)
+				rc = err_set(err, -ECHILD, "the new pid namespace's init died");
+			else if (got < 0)
+				rc = err_set(err, -ECHILD,
+					     "the process that holds %s %d died while setting up",
+					     ph_what(&phs.ph[j]), phs.ph[j].id);
+			if (got <= 0)
+				continue;
+			if (j < phs.n && !strcmp(buf[j], "R")) {
+				if (!c->opts->pidns)
+					phs.ph[j].pid = phs.ph[j].id;
+				pfd[j].fd = -1;
+				pending--;
+				continue;
+			}
+			rc = report_common(buf[j], err);
+		}
+	}
+out:
+	free(pfd);
+	free(buf);
+	free(len);
+	close_ph_fd(&phs.go[1]);
+	return rc;
+}
+
 /* Read the reports of every new process: "C index pid" for each child it made, kmsg
- * lines, then OK or FAIL. */
+ * lines, then OK or FAIL; of each placeholder, the same ("R" once it holds its id). */
 static int read_reports(struct rst_ctx *c, struct err *err)
 {
-	uint32_t n = c->n + (c->init_pid > 0); /* the last one: the namespace's init */
+	/* The processes, the placeholders, and last the namespace's init. */
+	uint32_t n = c->n + phs.n + (c->init_pid > 0);
 	struct pollfd *pfd = calloc(n, sizeof(*pfd));
-	char (*buf)[4096] = calloc(n, sizeof(*buf));
+	char(*buf)[4096] = calloc(n, sizeof(*buf));
 	size_t *len = calloc(n, sizeof(*len));
 	uint32_t pending = n;
 	int rc = 0;
@@ -606,9 +1098,13 @@ static int read_reports(struct rst_ctx *c, struct err *err)
 		rc = err_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	for (uint32_t i = 0; i < n; i++)
-		pfd[i] = (struct pollfd){i < c->n ? c->all[i].status_r : c->init_status[0], POLLIN,
-					 0};
+	for (uint32_t i = 0; i < n; i++) {
+		int fd = i < c->n		 ? c->all[i].status_r
+			 : i < c->n + phs.n ? phs.ph[i - c->n].status_r
+					     : c->init_status[0];
+
+		pfd[i] = (struct pollfd){fd, POLLIN, 0};
+	}
 	while (pending && rc == 0) {
 		int pr = poll(pfd, n, STATUS_TIMEOUT_MS);
 
@@ -619,6 +1115,7 @@ static int read_reports(struct rst_ctx *c, struct err *err)
 			break;
 		}
 		for (uint32_t i = 0; i < n && rc == 0; i++) {
+			const struct ph *h = i >= c->n && i < c->n + phs.n ? &phs.ph[i - c->n] : NULL;
 			pid_t who = i < c->n ? c->all[i].p->pid : 1;
 			char *nl;
 			ssize_t k;
@@ -628,6 +1125,12 @@ static int read_reports(struct rst_ctx *c, struct err *err)
 			k = read(pfd[i].fd, buf[i] + len[i], sizeof(buf[i]) - 1 - len[i]);
 			if (k < 0 && errno == EINTR)
 				continue;
+			if (k <= 0 && h) {
+				rc = err_set(err, -ECHILD,
+					     "the process that holds %s %d died while setting up",
+					     ph_what(h), h->id);
+				break;
+			}
 			if (k <= 0) {
 				rc = err_set(err, -ECHILD,
 					     "pid %d: the new process died while setting up", who);
@@ -642,11 +1145,10 @@ static int read_reports(struct rst_ctx *c, struct err *err)
 				if (!strcmp(line, "OK")) {
 					pfd[i].fd = -1;
 					pending--;
-				} else if (!strncmp(line, "FAIL ", 5)) {
-					long code = strtol(line + 5, &end, 10);
-
-					rc = err_set(err, code < 0 ? (int)code : -EIO, "%s",
-						     *end ? end + 1 : "");
+				} else if (h && !strcmp(line, "R")) {
+					/* A restored leader's placeholder: it holds its id. */
+					if (!c->opts->pidns)
+						phs.ph[i - c->n].pid = h->id;
 				} else if (line[0] == 'C') {
 					/* A child made: its pid as its maker sees it. */
 					unsigned long kid = strtoul(line + 2, &end, 10);
@@ -655,9 +1157,8 @@ static int read_reports(struct rst_ctx *c, struct err *err)
 						c->all[kid].vpid = (pid_t)strtol(end, NULL, 10);
 					if (kid < c->n && !c->opts->pidns)
 						c->all[kid].pid = c->all[kid].vpid;
-				} else if (line[0] == 'W' || line[0] == 'E') {
-					kmsg_add(line[0] == 'W' ? KMSG_WARN : KMSG_ERROR, "%s",
-						 line + 2);
+				} else {
+					rc = report_common(line, err);
 				}
 				len[i] -= (size_t)(nl + 1 - buf[i]);
 				memmove(buf[i], nl + 1, len[i] + 1);
@@ -675,14 +1176,18 @@ out:
 
 /* Inside a new pid namespace a process knows itself by its pid there; cr_restart needs
  * the pid it has outside. The namespace's processes are the init's descendants:
- * each one's NSpid line gives both. */
+ * each one's NSpid line gives both. The groups' placeholders too (the sessions' have
+ * ended by now). */
 static int outside_pids(struct rst_ctx *c, struct err *err)
 {
-	pid_t *todo = malloc(sizeof(*todo) * (c->n + 1u));
-	uint32_t ntodo = 0, found = 0;
+	uint32_t cap = c->n + phs.n + 1, found = 0, groups = 0, ph_found = 0;
+	pid_t *todo = malloc(sizeof(*todo) * cap);
+	uint32_t ntodo = 0;
 
 	if (!todo)
 		return err_set(err, -ENOMEM, "out of memory");
+	for (uint32_t j = 0; j < phs.n; j++)
+		groups += !phs.ph[j].session;
 	todo[ntodo++] = c->init_pid;
 	for (uint32_t at = 0; at < ntodo; at++) {
 		char path[64];
@@ -695,7 +1200,7 @@ static int outside_pids(struct rst_ctx *c, struct err *err)
 		if (buf_read_file(&b, path) == 0) {
 			char *p = (char *)b.data, *end;
 
-			for (long kid = strtol(p, &end, 10); end != p && ntodo <= c->n;
+			for (long kid = strtol(p, &end, 10); end != p && ntodo < cap;
 			     kid = strtol(p = end, &end, 10))
 				todo[ntodo++] = (pid_t)kid;
 		}
@@ -704,20 +1209,33 @@ static int outside_pids(struct rst_ctx *c, struct err *err)
 			continue;
 		}
 		snprintf(path, sizeof(path), "/proc/%d/status", todo[at]);
-		n = buf_read_file(&b, path) == 0 ? procfs_field_list((char *)b.data, "NSpid", nsp, 4)
-						 : 0;
+		n = buf_read_file(&b, path) == 0
+			? procfs_field_list((char *)b.data, "NSpid", nsp, 4)
+			: 0;
 		buf_fini(&b);
 		for (uint32_t i = 0; n >= 2 && i < c->n; i++)
 			if (c->all[i].vpid == (pid_t)nsp[n - 1] && !c->all[i].pid) {
 				c->all[i].pid = (pid_t)nsp[0];
 				found++;
 			}
+		for (uint32_t j = 0; n >= 2 && j < phs.n; j++)
+			if (!phs.ph[j].session && phs.ph[j].id == (pid_t)nsp[n - 1] &&
+			    !phs.ph[j].pid) {
+				phs.ph[j].pid = (pid_t)nsp[0];
+				ph_found++;
+			}
 	}
 	free(todo);
 	if (found != c->n)
-		return err_set(err, -ESRCH, "cannot find %u of the new processes from outside their "
-					    "pid namespace",
+		return err_set(err, -ESRCH,
+			       "cannot find %u of the new processes from outside their "
+			       "pid namespace",
 			       c->n - found);
+	if (ph_found != groups)
+		return err_set(err, -ESRCH,
+			       "cannot find %u of the processes that hold process groups from "
+			       "outside their pid namespace",
+			       groups - ph_found);
 	return 0;
 }
 
@@ -752,8 +1270,7 @@ static bool id_in_use(pid_t id)
 			return false;
 		if (procfs_stat(id, 0, &st) < 0)
 			return true;
-		if ((st.state != 'Z' && st.state != 'X' && !killed(id)) ||
-		    waited >= ZOMBIE_WAIT_MS)
+		if ((st.state != 'Z' && st.state != 'X' && !killed(id)) || waited >= ZOMBIE_WAIT_MS)
 			return true;
 		usleep(5000);
 	}
@@ -774,12 +1291,304 @@ static int check_ids(const struct rst_ctx *c, struct err *err)
 			if (id_in_use(id)) {
 				kmsg_add(KMSG_ERROR, "%s %d is in use",
 					 i == 0 ? "pid" : "thread id", id);
-				return err_set(err, -EBUSY, "%s %d is in use (try --no-restore-pid)",
+				return err_set(err, -EBUSY,
+					       "%s %d is in use (try --no-restore-pid)",
 					       i == 0 ? "pid" : "thread id", id);
 			}
 		}
 	}
 	return 0;
+}
+
+/* ---- placeholders, cr_restart's side ---- */
+
+static bool going(pid_t pid, const struct proc_stat *st)
+{
+	return st->state == 'Z' || st->state == 'X' || killed(pid);
+}
+
+/* Who has id as its pid, process group or session (*as says which): 0 if nobody.
+ * One on its way out only if no other has it (*dying then). */
+static pid_t id_taker(pid_t id, const char **as, char *comm, size_t n, bool *dying)
+{
+	struct proc_stat st;
+	struct dirent *de;
+	pid_t who = 0;
+	DIR *d;
+
+	*dying = false;
+	if (procfs_stat(id, 0, &st) == 0) {
+		*as = "pid";
+		snprintf(comm, n, "%s", st.comm);
+		*dying = going(id, &st);
+		return id;
+	}
+	d = opendir("/proc");
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' || *end ||
+		    procfs_stat((pid_t)pid, 0, &st) < 0 ||
+		    ((pid_t)st.f[5] != id && (pid_t)st.f[6] != id))
+			continue;
+		who = (pid_t)pid;
+		*as = (pid_t)st.f[6] == id ? "session" : "process group";
+		snprintf(comm, n, "%s", st.comm);
+		*dying = going(who, &st);
+		if (!*dying)
+			break;
+	}
+	closedir(d);
+	return who;
+}
+
+/* A placeholder's id must be wholly free: no process has it as its pid, group or
+ * session (cr_restart included). One that only processes on their way out hold (a
+ * checkpoint with --kill a moment ago) is waited for a little, as in id_in_use().
+ * In a new pid namespace every id is free. */
+static int ph_check_free(const struct rst_ctx *c, struct err *err)
+{
+	if (c->opts->pidns)
+		return 0;
+	for (uint32_t j = 0; j < phs.n; j++) {
+		const struct ph *h = &phs.ph[j];
+
+		for (int waited = 0;; waited += 5) {
+			const char *as = "";
+			char comm[64] = "";
+			bool dying;
+			pid_t who = id_taker(h->id, &as, comm, sizeof(comm), &dying);
+
+			if (!who)
+				break;
+			if (!dying || waited >= ZOMBIE_WAIT_MS) {
+				kmsg_add(KMSG_ERROR, "%s %d is in use: pid %d (%s) has it as its %s",
+					 ph_what(h), h->id, who, comm, as);
+				return err_set(err, -EBUSY,
+					       "%s %d is in use: pid %d (%s) has it as its %s (try "
+					       "--no-restore-%s)",
+					       ph_what(h), h->id, who, comm, as,
+					       h->session ? "sid" : "pgid");
+			}
+			usleep(5000);
+		}
+	}
+	return 0;
+}
+
+static int ph_open(struct rst_ctx *c, struct err *err)
+{
+	int e = eldest_index(c);
+
+	if (!phs.n)
+		return 0;
+	if (pipe2(phs.go, O_CLOEXEC) < 0 || pipe2(phs.life, O_CLOEXEC) < 0)
+		return err_sys(err, "cannot create a pipe");
+	for (uint32_t j = 0; j < phs.n; j++) {
+		int fds[2];
+
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			return err_sys(err, "cannot create a pipe");
+		phs.ph[j].status_r = fds[0];
+		phs.ph[j].status_w = fds[1];
+	}
+	if (c->opts->pidns && e >= 0 && phs.maker[e] >= 0 && pipe2(phs.eldest, O_CLOEXEC) < 0)
+		return err_sys(err, "cannot create a pipe");
+	return 0;
+}
+
+/* Without --pidns: the placeholders cr_restart makes itself. It is a child subreaper
+ * until they are all gone, so that what they made becomes its child as they end. */
+static int ph_make_top(struct rst_ctx *c, struct err *err)
+{
+	int was = 0;
+
+	if (!phs.n)
+		return 0;
+	if (prctl(PR_GET_CHILD_SUBREAPER, &was, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		return err_sys(err, "cannot make cr_restart a child subreaper");
+	phs.subreaper = was;
+	for (uint32_t j = 0; j < phs.n; j++) {
+		pid_t pid;
+
+		if (!ph_top(j))
+			continue;
+		pid = ph_create(c, j, err);
+		if (pid < 0)
+			return pid;
+		phs.ph[j].pid = pid;
+	}
+	return 0;
+}
+
+static void ph_restore_subreaper(void)
+{
+	if (phs.subreaper >= 0)
+		prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)phs.subreaper, 0, 0, 0);
+	phs.subreaper = -1;
+}
+
+/* Without --pidns, once every process has reported: a session's placeholder has made
+ * its processes and ends (they are ours now); reap it. */
+static void ph_reap_sessions(const struct rst_ctx *c)
+{
+	for (uint32_t j = 0; !c->opts->pidns && j < phs.n; j++) {
+		int st;
+
+		if (!phs.ph[j].session || phs.ph[j].pid <= 0)
+			continue;
+		while (waitpid(phs.ph[j].pid, &st, __WALL) < 0 && errno == EINTR)
+			;
+		phs.ph[j].pid = 0;
+	}
+}
+
+/* Every process has reported. Without --pidns the sessions' placeholders have ended:
+ * reap them. With it, the namespace's init learns the eldest's pid if a placeholder
+ * made it. */
+static int ph_after_reports(struct rst_ctx *c, struct err *err)
+{
+	int e = eldest_index(c);
+
+	ph_reap_sessions(c);
+	if (phs.eldest[1] >= 0 && e >= 0) {
+		if (dprintf(phs.eldest[1], "%d\n", c->all[e].vpid) < 0)
+			return err_sys(err, "cannot tell the new pid namespace's init its eldest");
+		close_ph_fd(&phs.eldest[1]);
+	}
+	return 0;
+}
+
+#define PH_END_WAIT_MS 10000
+
+/* Wait (bounded) on a pidfd until its process has ended (reaped: until its parent has
+ * reaped it too). */
+static bool wait_pidfd(int fd, bool reaped)
+{
+	struct pollfd pfd = {fd, POLLIN, 0};
+
+	if (!reaped)
+		return poll(&pfd, 1, PH_END_WAIT_MS) == 1;
+	for (int waited = 0; waited < PH_END_WAIT_MS; waited++) {
+		if (syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) < 0 && errno == ESRCH)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* End group placeholder j (every member has joined) and wait until it is reaped: by
+ * us (it is our child, or became ours as its session's placeholder ended), by the
+ * namespace's init, or, if a restored session leader made it, through that leader. */
+static int ph_end_one(struct rst_ctx *c, struct ph *h, struct err *err)
+{
+	int fd = (int)syscall(SYS_pidfd_open, h->pid, 0), st, rc = 0;
+
+	if (fd < 0)
+		return err_sys(err, "cannot reach the process %d that holds %s %d", h->pid,
+			       ph_what(h), h->id);
+	if (syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) < 0) {
+		rc = err_sys(err, "cannot end the process %d that holds %s %d", h->pid,
+			     ph_what(h), h->id);
+	} else if (h->maker_proc >= 0) {
+		struct rst_proc *lp = &c->all[h->maker_proc];
+		long r;
+
+		if (!wait_pidfd(fd, false)) {
+			rc = err_set(err, -ETIMEDOUT, "the process %d that holds %s %d does not end",
+				     h->pid, ph_what(h), h->id);
+			goto out;
+		}
+		r = inject_syscall(&lp->inj, SYS_wait4, (uint64_t)h->id, 0, __WALL, 0, 0, 0, err);
+		if (r == INJECT_FAILED)
+			rc = err->code;
+		else if (r != h->id)
+			rc = err_code(err, r < 0 ? (int)r : -ECHILD,
+				      "pid %d: cannot reap the process that held %s %d", lp->p->pid,
+				      ph_what(h), h->id);
+	} else if (!c->opts->pidns) {
+		while (waitpid(h->pid, &st, __WALL) < 0 && errno == EINTR)
+			;
+	} else if (!wait_pidfd(fd, true)) {
+		rc = err_set(err, -ETIMEDOUT, "the process %d that held %s %d is not reaped",
+			     h->pid, ph_what(h), h->id);
+	}
+out:
+	close(fd);
+	if (rc == 0)
+		h->pid = 0;
+	return rc;
+}
+
+/* Once every process is in its group: the groups' placeholders go, before any
+ * process runs. Nothing of them remains. */
+static int ph_end(struct rst_ctx *c, struct err *err)
+{
+	for (uint32_t j = 0; j < phs.n; j++) {
+		struct ph *h = &phs.ph[j];
+		int rc;
+
+		if (h->session || h->pid <= 0)
+			continue;
+		rc = ph_end_one(c, h, err);
+		if (rc < 0)
+			return rc;
+	}
+	ph_restore_subreaper();
+	return 0;
+}
+
+/* After a failure, with cr_restart a subreaper: what the killed processes and
+ * placeholders left (their children) becomes ours. Kill and reap until none is left. */
+static void ph_drain(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/children", syscall(SYS_gettid));
+	for (int tries = 0; tries < PH_END_WAIT_MS; tries++) {
+		struct buf b;
+		int st;
+		pid_t w = waitpid(-1, &st, __WALL | WNOHANG);
+
+		if (w > 0 || (w < 0 && errno == EINTR))
+			continue;
+		if (w < 0)
+			return; /* none left */
+		buf_init(&b);
+		if (buf_read_file(&b, path) == 0) {
+			char *p = (char *)b.data, *end;
+
+			for (long kid = strtol(p, &end, 10); end != p;
+			     kid = strtol(p = end, &end, 10))
+				kill((pid_t)kid, SIGKILL);
+		}
+		buf_fini(&b);
+		usleep(1000);
+	}
+	log_warn("processes of this restart are still there after a failure");
+}
+
+static void ph_cleanup(void)
+{
+	for (uint32_t j = 0; j < phs.n; j++) {
+		close_ph_fd(&phs.ph[j].status_r);
+		close_ph_fd(&phs.ph[j].status_w);
+	}
+	for (int k = 0; k < 2; k++) {
+		close_ph_fd(&phs.go[k]);
+		close_ph_fd(&phs.life[k]);
+		close_ph_fd(&phs.eldest[k]);
+	}
+	ph_restore_subreaper();
+	free(phs.ph);
+	free(phs.maker);
+	phs.ph = NULL;
+	phs.maker = NULL;
+	phs.n = 0;
 }
 
 static int seize_new(struct rst_proc *rp, struct err *err)
@@ -831,7 +1640,8 @@ static int seize_new(struct rst_proc *rp, struct err *err)
 	return 0;
 }
 
-/* Process groups, once every process exists: leaders first, then members. */
+/* Process groups, once every process exists: the leaders restored at their pids make
+ * theirs, then the others join theirs (a leader's, or a placeholder's). */
 static int join_groups(struct rst_ctx *c, struct err *err)
 {
 	if (!c->opts->restore_pgid)
@@ -840,17 +1650,23 @@ static int join_groups(struct rst_ctx *c, struct err *err)
 		for (uint32_t i = 0; i < c->n; i++) {
 			struct rst_proc *rp = &c->all[i];
 			const struct proc_img *p = rp->p;
-			int leader = proc_index(c, p->pgid);
-			pid_t pgid;
+			int leader = id_holder(c, p->pgid), j = ph_find(p->pgid);
+			pid_t pgid, now;
 			long r;
 
-			if ((p->flags & PROC_ZOMBIE) || (pass == 0) != (p->pgid == p->pid))
+			if (is_zombie(c, (int)i) || (pass == 0) != (leader == (int)i))
+				continue;
+			if (makes_session(c, i))
+				continue; /* it leads its group already */
+			/* Already in it (inherited): as cr_restart sees the group. */
+			now = getpgid(rp->pid);
+			if ((leader >= 0 && now == c->all[leader].pid) ||
+			    (leader < 0 && j >= 0 && phs.ph[j].pid > 0 && now == phs.ph[j].pid))
 				continue;
 			/* As the process sees it: the call runs inside it. */
 			pgid = leader >= 0 ? c->all[leader].vpid : p->pgid;
-			if (leader >= 0 && getpgid(rp->pid) == c->all[leader].pid)
-				continue; /* inherited, or its session made it */
-			r = inject_syscall(&rp->inj, SYS_setpgid, 0, (uint64_t)pgid, 0, 0, 0, 0, err);
+			r = inject_syscall(&rp->inj, SYS_setpgid, 0, (uint64_t)pgid, 0, 0, 0, 0,
+					   err);
 			if (r == INJECT_FAILED)
 				return err->code;
 			if (r < 0)
@@ -1003,7 +1819,9 @@ static void reap_or_release(pid_t pid)
 
 /* Kill every process made so far, reap those that are ours and release those we
  * trace. With --pidns the namespace's init goes last: its end is the namespace's, and
- * it waits for the namespace's traced zombies, which wait for us. */
+ * it waits for the namespace's traced zombies, which wait for us. Without it, the
+ * placeholders too; what they and the processes leave becomes ours (cr_restart is a
+ * subreaper while there are placeholders): that goes last. */
 static void kill_all(struct rst_ctx *c)
 {
 	if (c->init_pid > 0)
@@ -1011,11 +1829,17 @@ static void kill_all(struct rst_ctx *c)
 	for (uint32_t i = 0; i < c->n; i++)
 		if (c->all[i].pid > 0)
 			kill(c->all[i].pid, SIGKILL);
+	for (uint32_t j = 0; !c->opts->pidns && j < phs.n; j++)
+		if (phs.ph[j].pid > 0)
+			kill(phs.ph[j].pid, SIGKILL);
 	for (uint32_t i = 0; i < c->n; i++)
 		if (c->all[i].pid > 0)
 			reap_or_release(c->all[i].pid);
 	if (c->init_pid > 0)
 		reap_or_release(c->init_pid);
+	if (phs.subreaper >= 0)
+		ph_drain();
+	ph_restore_subreaper();
 }
 
 static int open_pipes(struct rst_ctx *c, struct err *err)
@@ -1067,6 +1891,7 @@ static void cleanup(struct rst_ctx *c)
 	close_fd(&c->init_status[1]);
 	close_fd(&c->result[0]);
 	close_fd(&c->result[1]);
+	ph_cleanup();
 }
 
 static int make_init(struct rst_ctx *c, struct err *err)
@@ -1102,41 +1927,54 @@ static int restore_all(struct rst_ctx *c, struct rst_result *res, struct err *er
 	if (rc == 0)
 		rc = check_ids(c, err);
 	if (rc == 0)
+		rc = ph_check_free(c, err);
+	if (rc == 0)
 		rc = open_pipes(c, err);
+	if (rc == 0)
+		rc = ph_open(c, err);
 	if (rc == 0)
 		rc = each_proc(c, prepare_one, err);
 	if (rc == 0 && fault_armed("restart:prepare"))
 		rc = err_set(err, -ENOMEM, "fault injected before creating pid %d",
 			     c->all[0].p->pid);
-	if (rc == 0 && c->opts->pidns) {
-		rc = make_init(c, err);
-	} else {
-		for (uint32_t i = 0; rc == 0 && i < c->n; i++) {
-			pid_t pid;
+	/* The placeholders, then the processes (--pidns: the namespace's init does). */
+	if (rc == 0)
+		rc = c->opts->pidns ? make_init(c, err) : ph_make_top(c, err);
+	if (rc == 0 && phs.n)
+		rc = ph_ready(c, err);
+	for (uint32_t i = 0; rc == 0 && !c->opts->pidns && i < c->n; i++) {
+		pid_t pid;
 
-			if (!made_by_us(c, i))
-				continue;
-			pid = create_process(c, i, err);
-			if (pid < 0)
-				rc = pid;
-			else
-				c->all[i].pid = c->all[i].vpid = pid;
-		}
+		if (!made_by_top(c, i))
+			continue;
+		pid = create_process(c, i, err);
+		if (pid < 0)
+			rc = pid;
+		else
+			c->all[i].pid = c->all[i].vpid = pid;
 	}
 	/* Every process has its copies of what it needs: ours go. */
 	for (uint32_t i = 0; i < c->n; i++)
 		close_fd(&c->all[i].status_w);
+	for (uint32_t j = 0; j < phs.n; j++)
+		close_fd(&phs.ph[j].status_w);
+	close_fd(&phs.go[0]);
+	close_fd(&phs.eldest[0]);
 	close_fd(&c->zombie_pipe[0]);
 	close_fd(&c->init_status[1]);
 	close_fd(&c->result[1]);
 	if (rc == 0)
 		rc = read_reports(c, err);
+	if (rc == 0)
+		rc = ph_after_reports(c, err);
 	if (rc == 0 && c->opts->pidns)
 		rc = outside_pids(c, err);
 	if (rc == 0)
 		rc = each_proc(c, restore_one, err);
 	if (rc == 0)
 		rc = join_groups(c, err);
+	if (rc == 0)
+		rc = ph_end(c, err);
 	if (rc == 0)
 		rc = each_proc(c, groups_one, err);
 	if (rc == 0)
@@ -1270,8 +2108,7 @@ static int load_set(const struct rst_request *req, struct model **ret_m, uint8_t
 	uint8_t *map;
 	int rc;
 
-	rc = context_load_files(req->files, req->nfiles, req->name, IMG_PAGES_DEFER, 0, ret_m,
-				err);
+	rc = context_load_files(req->files, req->nfiles, req->name, IMG_PAGES_DEFER, 0, ret_m, err);
 	if (rc < 0)
 		return rc;
 	len = (last->base + last->size + IMG_PAGE_SIZE - 1) / IMG_PAGE_SIZE * IMG_PAGE_SIZE;
@@ -1316,8 +2153,8 @@ static void name_page_file(const struct rst_request *req, struct err *err)
 
 		if (off < f->base || off - f->base >= f->size)
 			continue;
-		snprintf(msg, sizeof(msg), "%s: page data at offset %llu%s", f->name,
-			 off - f->base, end);
+		snprintf(msg, sizeof(msg), "%s: page data at offset %llu%s", f->name, off - f->base,
+			 end);
 		snprintf(err->msg, sizeof(err->msg), "%s", msg);
 		return;
 	}

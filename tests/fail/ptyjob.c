@@ -87,8 +87,8 @@ int main(int argc, char **argv)
 
 	if (argc != 2 && (argc != 3 || strcmp(argv[2], "bare")))
 		return 2;
-	/* Its own session, so that --restore-sid can bring the whole tree back (a
-	 * process whose session leader is not restored cannot have its session). */
+	/* Its own session, led by a process of the tree: --restore-sid brings the
+	 * session back with its leader, who takes the new pty as its terminal. */
 	setsid();
 	m = posix_openpt(O_RDWR | O_NOCTTY);
 	if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) ||
