@@ -625,6 +625,8 @@ int checkpoint_run(const struct ckpt_request *req, struct err *err)
 	struct dump_all all = {0};
 	struct libcr_hs *hs = NULL;
 	struct scope sc;
+	uint32_t fscope;
+	pid_t fid;
 	double t0;
 	int rc;
 
@@ -641,6 +643,9 @@ int checkpoint_run(const struct ckpt_request *req, struct err *err)
 	rc = libcr_hs_prepare(req, &hs, err);
 	if (rc == 0)
 		rc = scope_freeze(&sc, req, err);
+	/* ... and the scopes their callbacks forwarded the checkpoint to. */
+	for (uint32_t k = 0; rc == 0 && libcr_hs_forward(hs, k, &fscope, &fid); k++)
+		rc = scope_add(&sc, req, fscope, fid, err);
 	log_debug("freeze: %.3f ms", log_now_ms() - t0);
 	if (rc < 0) {
 		libcr_hs_end(hs, rc);

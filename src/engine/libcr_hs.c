@@ -68,11 +68,19 @@ struct hs_proc {
 	bool omitted;
 	bool ended; /* told the outcome */
 	bool was_stopped;
+	bool fwd_read; /* its forwards are in hs->fwd */
+};
+
+struct hs_fwd {
+	uint32_t scope; /* CKPT_SCOPE_* */
+	pid_t id;
 };
 
 struct libcr_hs {
 	struct hs_proc *p;
 	uint32_t n;
+	struct hs_fwd *fwd; /* cr_forward_checkpoint(): scopes added to the request */
+	uint32_t nfwd;
 };
 
 /* ---- reading a process ---- */
@@ -240,7 +248,8 @@ static int add_tree(struct libcr_hs *hs, pid_t pid, int depth)
 	DIR *d;
 	int rc = add_pid(hs, pid);
 
-	if (rc <= 0 || depth > 256)
+	/* One there already (a forwarded tree) may have descendants that are not. */
+	if (rc < 0 || depth > 256)
 		return rc;
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	d = opendir(path);
@@ -270,15 +279,16 @@ static int add_tree(struct libcr_hs *hs, pid_t pid, int depth)
 	return 0;
 }
 
-static int add_scope(struct libcr_hs *hs, const struct ckpt_request *req)
+/* The processes of a scope (CKPT_SCOPE_*) with id, as they are now. */
+static int add_scope(struct libcr_hs *hs, uint32_t scope, pid_t id)
 {
 	struct dirent *de;
 	DIR *d;
 
-	if (req->scope == CKPT_SCOPE_PROC)
-		return add_pid(hs, req->pid) < 0 ? -ENOMEM : 0;
-	if (req->scope == CKPT_SCOPE_TREE)
-		return add_tree(hs, req->pid, 0) < 0 ? -ENOMEM : 0;
+	if (scope == CKPT_SCOPE_PROC)
+		return add_pid(hs, id) < 0 ? -ENOMEM : 0;
+	if (scope == CKPT_SCOPE_TREE)
+		return add_tree(hs, id, 0) < 0 ? -ENOMEM : 0;
 	d = opendir("/proc");
 	if (!d)
 		return -errno;
@@ -289,7 +299,7 @@ static int add_scope(struct libcr_hs *hs, const struct ckpt_request *req)
 		if (parse_long(de->d_name, 2, INT32_MAX, &pid) < 0 || pid == getpid() ||
 		    procfs_stat((pid_t)pid, 0, &st) < 0 || st.state == 'Z')
 			continue;
-		if ((pid_t)st.f[req->scope == CKPT_SCOPE_PGRP ? 5 : 6] == req->pid &&
+		if ((pid_t)st.f[scope == CKPT_SCOPE_PGRP ? 5 : 6] == id &&
 		    add_pid(hs, (pid_t)pid) < 0) {
 			closedir(d);
 			return -ENOMEM;
@@ -691,38 +701,92 @@ static int code_of(int vote, int dflt)
 	return v ? v : dflt;
 }
 
-/* cr_forward_checkpoint() from a callback: scopes to add to the request. What the
- * request covers already is checkpointed once; adding other processes is not done
- * yet, and said. */
-static void forwards(const struct libcr_hs *hs)
+/* cr_forward_checkpoint() from a callback: scopes the request grows by. Each new one
+ * is remembered once and its processes are added to hs (those with libcr are asked
+ * in turn: they may forward further). Returns how many scopes were new, or -ENOMEM. */
+static int forwards(struct libcr_hs *hs)
 {
-	static const char *const scopes[] = {"process", "process group", "session", "tree"};
+	int added = 0;
 
 	for (uint32_t i = 0; i < hs->n; i++) {
-		const struct hs_proc *h = &hs->p[i];
+		struct hs_proc *h = &hs->p[i];
 		struct crctl_fwd fwd[CRCTL_MAX_FWD];
 		uint32_t n = 0;
 
-		if (!h->voted || ctl_read32(h, CRCTL_OFF(nfwd), &n) < 0 || n == 0)
+		if (!h->voted || h->fwd_read || ctl_read32(h, CRCTL_OFF(nfwd), &n) < 0 || n == 0)
 			continue;
+		h->fwd_read = true;
 		if (n > CRCTL_MAX_FWD)
 			n = CRCTL_MAX_FWD;
 		if (mem_read(h->memfd, h->ctl + CRCTL_OFF(fwd), fwd, n * sizeof(fwd[0])) < 0)
 			continue;
 		for (uint32_t k = 0; k < n; k++) {
-			bool covered = false;
+			struct hs_fwd *nf;
+			bool known = false;
+			int rc;
 
-			for (uint32_t j = 0; j < hs->n && !covered; j++)
-				covered = (fwd[k].scope == CKPT_SCOPE_PROC ||
-					   fwd[k].scope == CKPT_SCOPE_TREE) &&
-					  hs->p[j].pid == fwd[k].target;
-			if (!covered && fwd[k].scope >= 0 && fwd[k].scope <= 3)
-				kmsg_add(KMSG_WARN,
-					 "pid %d forwarded the checkpoint to %s %d: not added (not "
-					 "supported yet)",
-					 h->pid, scopes[fwd[k].scope], fwd[k].target);
+			if (fwd[k].scope < CKPT_SCOPE_PROC || fwd[k].scope > CKPT_SCOPE_TREE ||
+			    fwd[k].target <= 1)
+				continue; /* the library refused it already */
+			for (uint32_t j = 0; j < hs->nfwd && !known; j++)
+				known = hs->fwd[j].scope == (uint32_t)fwd[k].scope &&
+					hs->fwd[j].id == fwd[k].target;
+			if (known)
+				continue;
+			nf = realloc(hs->fwd, (hs->nfwd + 1) * sizeof(*nf));
+			if (!nf)
+				return -ENOMEM;
+			hs->fwd = nf;
+			hs->fwd[hs->nfwd++] = (struct hs_fwd){(uint32_t)fwd[k].scope, fwd[k].target};
+			log_debug("pid %d forwarded the checkpoint to scope %d of %d", h->pid,
+				  fwd[k].scope, fwd[k].target);
+			rc = add_scope(hs, (uint32_t)fwd[k].scope, fwd[k].target);
+			if (rc < 0)
+				return rc;
+			added++;
+			h = &hs->p[i]; /* hs->p may have moved */
 		}
 	}
+	return added;
+}
+
+/* Whether process h has a crest libcr (h->ctl). One that cannot even be read is left
+ * to the freeze to judge. */
+static bool has_libcr(struct hs_proc *h)
+{
+	struct err e = {0};
+
+	if (h->memfd < 0 && (open_mem(h, &e) < 0 || find_ctl(h, NULL, &e) < 0))
+		h->ctl = 0;
+	return h->ctl != 0;
+}
+
+/* The libcr processes among hs->p[from...]: ask them to run their callbacks. */
+static int ask_new(struct libcr_hs *hs, uint32_t from, const struct ckpt_request *req,
+		   struct err *err)
+{
+	for (uint32_t i = from; i < hs->n; i++) {
+		struct hs_proc *h = &hs->p[i];
+		int rc;
+
+		if (!has_libcr(h))
+			continue;
+		rc = ask(h, req, err);
+		if (rc < 0)
+			return rc;
+		log_debug("pid %d: libcr %s", h->pid,
+			  h->kind == CRCTL_OMIT ? "omit: left out" : "asked to run its callbacks");
+	}
+	return 0;
+}
+
+bool libcr_hs_forward(const struct libcr_hs *hs, uint32_t k, uint32_t *scope, pid_t *id)
+{
+	if (!hs || k >= hs->nfwd)
+		return false;
+	*scope = hs->fwd[k].scope;
+	*id = hs->fwd[k].id;
+	return true;
 }
 
 /* Act on the answers. Returns 0 if the checkpoint goes ahead. */
@@ -800,44 +864,36 @@ int libcr_hs_prepare(const struct ckpt_request *req, struct libcr_hs **ret, stru
 	*ret = NULL;
 	if (!hs)
 		return err_set(err, -ENOMEM, "out of memory");
-	rc = add_scope(hs, req);
+	rc = add_scope(hs, req->scope, req->pid);
 	if (rc < 0) {
 		err_code(err, rc, "cannot list the processes of the request");
 		goto fail;
 	}
-	for (uint32_t i = 0; i < hs->n; i++) {
-		struct hs_proc *h = &hs->p[i];
-		struct err e = {0};
-
-		/* A process that cannot even be read is left to the freeze to judge. */
-		if (open_mem(h, &e) < 0 || find_ctl(h, NULL, &e) < 0) {
-			h->ctl = 0;
-			continue;
-		}
-		if (h->ctl)
-			libcr = true;
-	}
+	for (uint32_t i = 0; i < hs->n; i++)
+		libcr |= has_libcr(&hs->p[i]);
 	if (!libcr) {
 		log_debug("no libcr in %u processes: %.3f ms", hs->n, log_now_ms() - t0);
 		libcr_hs_end(hs, 0);
 		return 0;
 	}
-	for (uint32_t i = 0; i < hs->n; i++) {
-		struct hs_proc *h = &hs->p[i];
+	/* Those forwarded to run their callbacks too, and may forward further. */
+	for (uint32_t from = 0; rc == 0;) {
+		uint32_t n = hs->n;
 
-		if (!h->ctl)
-			continue;
-		rc = ask(h, req, err);
-		if (rc < 0)
-			goto fail;
-		log_debug("pid %d: libcr %s", h->pid,
-			  h->kind == CRCTL_OMIT ? "omit: left out" : "asked to run its callbacks");
+		rc = ask_new(hs, from, req, err);
+		if (rc == 0)
+			rc = wait_votes(hs, err);
+		if (rc == 0)
+			rc = forwards(hs);
+		if (rc == -ENOMEM)
+			rc = err_set(err, -ENOMEM, "out of memory");
+		if (rc <= 0)
+			break;
+		from = n;
+		rc = 0;
 	}
-	rc = wait_votes(hs, err);
-	if (rc == 0) {
-		forwards(hs);
+	if (rc == 0)
 		rc = settle(hs, err);
-	}
 	if (rc < 0)
 		goto fail;
 	log_debug("callbacks of %u processes: %.3f ms", hs->n, log_now_ms() - t0);
@@ -936,6 +992,7 @@ void libcr_hs_end(struct libcr_hs *hs, int rc)
 			close(h->memfd);
 	}
 	free(hs->p);
+	free(hs->fwd);
 	free(hs);
 }
 

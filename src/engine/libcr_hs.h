@@ -9,6 +9,7 @@
 #define CREST_LIBCR_HS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct err;
@@ -25,6 +26,12 @@ struct libcr_hs;
  * -ESRCH (every process asked to be left out), -EBUSY (a process is inside another
  * checkpoint or restart), -ETIMEDOUT, or the errno of what failed. */
 int libcr_hs_prepare(const struct ckpt_request *req, struct libcr_hs **ret, struct err *err);
+
+/* The k-th scope (CKPT_SCOPE_*, id) a callback forwarded the checkpoint to with
+ * cr_forward_checkpoint(), from 0 on: false past the last. Their processes ran their
+ * callbacks too (libcr_hs_prepare()); the caller freezes them with the request's
+ * (scope_add()). */
+bool libcr_hs_forward(const struct libcr_hs *hs, uint32_t k, uint32_t *scope, pid_t *id);
 
 /* Whether pid must be left out of the checkpoint: it has libcr_omit loaded, or its
  * callbacks asked so. */

@@ -81,7 +81,8 @@ static bool omit_restarter(pid_t pid, bool is_target, const struct proc_stat *st
 
 /* Take pid into the scope: frozen, or kept as a zombie. Returns 1 if taken, 0 if left
  * out (gone, a zombie whose parent is not in the scope, a process the policy skips),
- * 2 for a cr_restart left out whose children are still to be looked at, or -errno. */
+ * 2 for a cr_restart left out whose children are still to be looked at, 3 if it is
+ * in the scope already, or -errno. */
 static int take(struct scope *s, const struct ckpt_request *req, pid_t pid, bool is_target,
 		struct err *err)
 {
@@ -90,8 +91,10 @@ static int take(struct scope *s, const struct ckpt_request *req, pid_t pid, bool
 	struct scope_proc *sp;
 	int rc, tries = 0;
 
-	if (pid == getpid() || in_scope(s, pid))
+	if (pid == getpid())
 		return 0;
+	if (in_scope(s, pid))
+		return 3;
 again:
 	if (procfs_stat(pid, 0, &st) < 0)
 		return is_target ? err_set(err, -ESRCH, "no process %d", pid) : 0;
@@ -219,7 +222,7 @@ static int freeze_tree(struct scope *s, const struct ckpt_request *req, struct e
 			pid_t *nw;
 
 			rc = take(s, req, kids[k], false, err);
-			if (rc <= 0 || (rc == 1 && s->p[s->n - 1].zombie))
+			if (rc <= 0 || (rc == 1 && s->p[s->n - 1].zombie) || rc == 3)
 				continue;
 			nw = realloc(walk, ((size_t)nwalk + 1) * sizeof(*nw));
 			if (!nw) {
@@ -304,6 +307,36 @@ int scope_freeze(struct scope *s, const struct ckpt_request *req, struct err *er
 		return rc;
 	}
 	log_debug("%u processes frozen", s->n);
+	return 0;
+}
+
+int scope_add(struct scope *s, const struct ckpt_request *req, uint32_t scope, pid_t id,
+	      struct err *err)
+{
+	struct ckpt_request more = *req;
+	uint32_t had = s->n;
+	int rc;
+
+	more.scope = scope;
+	more.pid = id;
+	if (scope == CKPT_SCOPE_PROC || scope == CKPT_SCOPE_TREE) {
+		rc = take(s, &more, id, false, err);
+		if (rc == 0)
+			kmsg_add(KMSG_WARN, "the checkpoint was forwarded to pid %d: gone or left "
+					    "out", id);
+		/* From the root, which is in the scope now: what is not yet. */
+		if (rc > 0 && scope == CKPT_SCOPE_TREE)
+			rc = freeze_tree(s, &more, err);
+	} else {
+		rc = freeze_group(s, &more, err);
+
+	}
+	if (rc < 0) {
+		scope_release(s, 0);
+		scope_fini(s);
+		return rc;
+	}
+	log_debug("%u more processes frozen for scope %u of %d", s->n - had, scope, id);
 	return 0;
 }
 

@@ -32,6 +32,11 @@ struct scope {
 
 /* Freeze every process of req's scope. On failure nothing stays frozen. */
 int scope_freeze(struct scope *s, const struct ckpt_request *req, struct err *err);
+/* Freeze the processes of one more scope (CKPT_SCOPE_*, id), those not in s yet: a
+ * checkpoint forwarded by a libcr callback. A process gone meanwhile is left out. On
+ * failure nothing of s stays frozen (s is released and emptied). */
+int scope_add(struct scope *s, const struct ckpt_request *req, uint32_t scope, pid_t id,
+	      struct err *err);
 /* Let every process go, sending sig (0: none) to each that is not a zombie. */
 void scope_release(struct scope *s, int sig);
 void scope_fini(struct scope *s);

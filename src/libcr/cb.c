@@ -786,7 +786,7 @@ __attribute__((visibility("default"))) int cr_forward_checkpoint(cr_scope_t scop
 	/* What the request covers already is checkpointed once anyway. */
 	if ((int)scope == c->scope && target == c->target)
 		return 0;
-	if ((scope == CR_SCOPE_PROC || scope == CR_SCOPE_TREE) && target == getpid())
+	if (scope == CR_SCOPE_PROC && target == getpid())
 		return 0;
 	n = c->nfwd;
 	for (uint32_t i = 0; i < n; i++)
