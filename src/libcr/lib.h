@@ -79,7 +79,8 @@ struct spawn_req {
 	char *const *argv;
 	char *const *envp;
 	int dest_fd;   /* checkpoint: becomes fd 3 of the tool; -1 for none */
-	int res_w;     /* result pipe, write end: fd 4 of the tool */
+	int res_w;     /* result pipe, write end: fd 4 of a checkpoint tool; a restart
+			* tool gets it at the same number */
 	int log_w;     /* the tool's stderr; -1: keep ours */
 	bool detached; /* checkpoint: new session, not our descendant, reported by a waiter */
 };
@@ -89,8 +90,10 @@ struct spawn_req {
 pid_t spawn_tool(const struct spawn_req *sr);
 #define SPAWN_DEST_FD 3
 #define SPAWN_RES_FD 4
-/* cr_restart's result descriptor: a number a restored process is unlikely to have had
- * (cr_restart lends its own descriptors to restored processes by number). */
+/* cr_restart's result descriptor is the lowest number from this one up that is free
+ * in the requester: cr_restart lends the requester's descriptors to the restored
+ * processes by number, and moves this one off its number before it restores anything
+ * (a high one, which its own files are unlikely to take after it). */
 #define SPAWN_RES_FD_RESTART 1000
 
 /* ---- req.c ---- */

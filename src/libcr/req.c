@@ -4,7 +4,9 @@
  * checkpoint, started so that it is part of no scope of ours (spawn.c), and
  * cr_restart -F for a restart, as our child. Each reports on a result pipe:
  *   "S <wait status>"  the tool's end (written by the checkpoint waiter)
- *   "L <n>" + n bytes  the tool's messages (its stderr)
+ *   "L <n>" + n bytes  the tool's messages: cr_checkpoint's stderr (sent by the
+ *                      waiter), or what cr_restart would have printed on stderr,
+ *                      which it lends to the restored processes (sent by itself)
  *   "E <errno>"        the exact error the engine gave the requester (libcr_hs.c),
  *                      where the exit status keeps only its low 8 bits
  *   "P <pid>"          a restored process (libcr_hs.c, in cr_restart)
@@ -225,16 +227,28 @@ static int start(struct req *r, const char *tool, struct argv *a, int dest_fd, b
 		return rc;
 	if (a->oom)
 		return -ENOMEM;
-	env = make_env(detached ? SPAWN_RES_FD : SPAWN_RES_FD_RESTART);
-	if (!env)
-		return -ENOMEM;
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		rc = -errno;
-		env_free(env);
-		return rc;
-	}
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
 	p[0] = lib_fd_high(p[0]);
 	p[1] = lib_fd_high(p[1]);
+	if (!detached && p[1] >= 0) {
+		/* cr_restart's result pipe keeps its number, one free here: it takes the
+		 * place of none of the descriptors cr_restart lends by number. */
+		int hi = fcntl(p[1], F_DUPFD_CLOEXEC, SPAWN_RES_FD_RESTART);
+
+		if (hi >= 0) {
+			close(p[1]);
+			p[1] = hi;
+		}
+	}
+	env = make_env(detached ? SPAWN_RES_FD : p[1]);
+	if (!env) {
+		if (p[0] >= 0)
+			close(p[0]);
+		if (p[1] >= 0)
+			close(p[1]);
+		return -ENOMEM;
+	}
 	memset(&sr, 0, sizeof(sr));
 	sr.path = path;
 	sr.argv = a->v;
@@ -243,8 +257,9 @@ static int start(struct req *r, const char *tool, struct argv *a, int dest_fd, b
 	sr.res_w = p[1];
 	sr.log_w = -1;
 	sr.detached = detached;
-	pid = spawn_tool(&sr);
-	close(p[1]);
+	pid = p[0] < 0 || p[1] < 0 ? -EMFILE : spawn_tool(&sr);
+	if (p[1] >= 0)
+		close(p[1]);
 	env_free(env);
 	if (pid < 0 || p[0] < 0) {
 		if (p[0] >= 0)
@@ -828,7 +843,6 @@ API int cr_request_restart(cr_restart_args_t *args, cr_restart_handle_t *handle)
 	if (!r)
 		return fail(ENOMEM);
 	arg(&a, "cr_restart");
-	arg(&a, "--quiet");
 	arg(&a, "--fd");
 	argn(&a, "", args->cr_fd);
 	arg(&a, args->cr_flags & CR_RSTRT_RESTORE_PID ? "--restore-pid" : "--no-restore-pid");

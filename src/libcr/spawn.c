@@ -238,7 +238,7 @@ pid_t spawn_tool(const struct spawn_req *sr)
 	} else {
 		if (sr->dest_fd >= 0)
 			a.mv[a.nmv++] = (struct move){sr->dest_fd, sr->dest_fd};
-		a.mv[a.nmv++] = (struct move){sr->res_w, SPAWN_RES_FD_RESTART};
+		a.mv[a.nmv++] = (struct move){sr->res_w, sr->res_w};
 	}
 	stack = mmap(NULL, STACK_LEN, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);

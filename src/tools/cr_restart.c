@@ -86,6 +86,100 @@ static void usage(FILE *f)
 	      f);
 }
 
+/* ---- run by crest's libcr ----
+ *
+ * cr_request_restart() (src/libcr/req.c) runs us with a result pipe named by
+ * CREST_LIBCR_RESULT_FD. Our stderr is the application's, which we lend to the
+ * processes we restore: our own messages (errors, warnings, "- " lines) are kept here
+ * instead and sent on the result pipe as "L <length>" and the text when we are done,
+ * for cr_log_restart(). A process that inherits this memory (the new processes are
+ * copies of us until they are rebuilt) writes only into its own copy. */
+#define LIBCR_LOG_MAX (32u << 10)
+
+static char libcr_log[LIBCR_LOG_MAX];
+static size_t libcr_loglen;
+static int libcr_fd = -1;
+
+/* The stream our stderr becomes: what fits is kept, the rest dropped. */
+static ssize_t libcr_keep(void *cookie, const char *buf, size_t n)
+{
+	size_t room = sizeof(libcr_log) - libcr_loglen;
+
+	(void)cookie;
+	if (room > n)
+		room = n;
+	memcpy(libcr_log + libcr_loglen, buf, room);
+	libcr_loglen += room;
+	return (ssize_t)n;
+}
+
+/* After restart_note_inherited_fds(): the result pipe leaves the number the library
+ * gave it for one not on that list, close-on-exec, so that no restored process is lent
+ * it (a saved descriptor of that number that led outside the checkpoint would be), and
+ * the engine's reports (libcr_hs.c) follow it through the variable. Returns false if
+ * a result pipe is there but our messages cannot be kept from stderr. */
+static bool libcr_setup(void)
+{
+	cookie_io_functions_t io = {.write = libcr_keep};
+	const char *v = getenv("CREST_LIBCR_RESULT_FD");
+	struct stat st;
+	char num[16];
+	long fd;
+	FILE *f;
+	int to;
+
+	if (!v || opt_int(v, 0, INT32_MAX, &fd) < 0 || fstat((int)fd, &st) < 0 ||
+	    !S_ISFIFO(st.st_mode))
+		return true;
+	to = fcntl((int)fd, F_DUPFD_CLOEXEC, 3);
+	if (to >= 0) {
+		snprintf(num, sizeof(num), "%d", to);
+		if (setenv("CREST_LIBCR_RESULT_FD", num, 1) == 0) {
+			close((int)fd);
+			fd = to;
+		} else {
+			close(to);
+		}
+	}
+	libcr_fd = (int)fd;
+	f = fopencookie(NULL, "w", io);
+	if (!f)
+		return false;
+	setvbuf(f, NULL, _IONBF, 0);
+	stderr = f; /* glibc's stderr is a variable, there to be set */
+	return true;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += (size_t)w;
+		n -= (size_t)w;
+	}
+}
+
+/* Our messages to the library, once: they are complete when we fail or the restored
+ * processes run. */
+static void libcr_send_log(void)
+{
+	char head[32];
+	int n;
+
+	if (libcr_fd < 0)
+		return;
+	fflush(stderr);
+	n = snprintf(head, sizeof(head), "L %zu\n", libcr_loglen);
+	write_all(libcr_fd, head, (size_t)n);
+	write_all(libcr_fd, libcr_log, libcr_loglen);
+	libcr_fd = -1;
+}
+
 /* BLCR's failure classes. */
 static enum rst_hook failure_class(int rc)
 {
@@ -128,11 +222,14 @@ static int fail(const struct rst_cli *o, enum rst_hook h, int code, const char *
 {
 	int v = run_hook(o, h, mask);
 
-	if (v != 0)
+	if (v != 0) {
+		libcr_send_log();
 		return v & 0xff;
+	}
 	tool_print_kmsgs(o->kmsg, true, o->quiet);
 	if (!o->quiet && msg)
 		fprintf(stderr, "Restart failed: %s\n", msg);
+	libcr_send_log();
 	return code;
 }
 
@@ -297,11 +394,15 @@ int main(int argc, char **argv)
 	struct err err = {0};
 	sigset_t all, orig;
 	char msg[512];
+	bool captured;
 	int rc, st;
 
 	restart_note_inherited_fds();
+	captured = libcr_setup();
 	sigprocmask(SIG_SETMASK, NULL, &orig);
 	rc = rst_parse(argc, argv, &o, msg, sizeof(msg));
+	if (!captured)
+		o.quiet = true; /* better nothing than on the application's stderr */
 	if (rc == OPT_EXIT) {
 		if (o.help)
 			usage(stdout);
@@ -319,6 +420,7 @@ int main(int argc, char **argv)
 			if (rc == OPT_USAGE)
 				usage(stderr);
 		}
+		libcr_send_log();
 		return rc == OPT_USAGE ? 255 : tool_exit_code(rc);
 	}
 	if (o.quiet)
@@ -370,6 +472,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	tool_print_kmsgs(o.kmsg, false, o.quiet);
+	libcr_send_log();
 	child_pid = res.pid;
 	rc = run_hook(&o, HOOK_SUCCESS, &orig);
 	rst_cli_fini(&o);
