@@ -36,6 +36,7 @@
 #include "banned.h"
 
 #define SCRATCH_LEN (64u << 10)
+#define CODE_LEN 4096u
 #define PF_KTHREAD 0x00200000
 
 /* ---- the ptrace policies (--ptraced-*, --ptracer-*) ---- */
@@ -55,19 +56,12 @@ static size_t ntraced;
 static double traced_at = -1e9;
 
 /* TracerPid and Threads of one status file; 0, or -1 if it cannot be read. */
-static int read_status(const char *path, uint64_t *tracer, uint64_t *threads)
+static int read_status(pid_t id, uint64_t *tracer, uint64_t *threads)
 {
 	char text[4096];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (procfs_status(id, text, sizeof(text)) < 0)
 		return -1;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
 	*tracer = *threads = 0;
 	procfs_field_u64(text, "TracerPid", 10, tracer);
 	procfs_field_u64(text, "Threads", 10, threads);
@@ -106,8 +100,7 @@ static int scan_traced(void)
 
 		if (parse_long(de->d_name, 1, INT32_MAX, &pid) < 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-		if (read_status(path, &tracer, &threads) < 0)
+		if (read_status((pid_t)pid, &tracer, &threads) < 0)
 			continue;
 		if (note_traced((pid_t)pid, tracer) < 0)
 			goto out_nomem;
@@ -123,8 +116,7 @@ static int scan_traced(void)
 
 				if (parse_long(te->d_name, 1, INT32_MAX, &tid) < 0 || tid == pid)
 					continue;
-				snprintf(path, sizeof(path), "/proc/%ld/task/%ld/status", pid, tid);
-				if (read_status(path, &tracer, &threads) == 0 &&
+				if (read_status((pid_t)tid, &tracer, &threads) == 0 &&
 				    note_traced((pid_t)tid, tracer) < 0) {
 					closedir(t);
 					goto out_nomem;
@@ -158,8 +150,7 @@ static pid_t tracer_of(pid_t pid)
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	if (read_status(path, &tracer, &threads) < 0 || tracer || threads <= 1)
+	if (read_status(pid, &tracer, &threads) < 0 || tracer || threads <= 1)
 		return (pid_t)tracer;
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	d = opendir(path);
@@ -168,8 +159,7 @@ static pid_t tracer_of(pid_t pid)
 
 		if (parse_long(de->d_name, 1, INT32_MAX, &tid) < 0 || tid == pid)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%ld/status", pid, tid);
-		if (read_status(path, &tracer, &threads) == 0 && tracer)
+		if (read_status((pid_t)tid, &tracer, &threads) == 0 && tracer)
 			break;
 		tracer = 0;
 	}
@@ -303,8 +293,9 @@ static uint64_t find_vdso(pid_t pid)
 	return at;
 }
 
-/* Scratch memory inside the target for what injected calls return, placed a page
- * clear of any neighbour so it never merges with the target's own areas. */
+/* Scratch memory inside the target for what injected calls return, and after it a
+ * page with the batch code (inject_batch()), placed a page clear of any neighbour so
+ * it never merges with the target's own areas. */
 static int map_scratch(struct dump_ctx *c, struct err *err)
 {
 	struct ranges rs;
@@ -318,11 +309,12 @@ static int map_scratch(struct dump_ctx *c, struct err *err)
 		ranges_fini(&rs);
 		return err_sys(err, "cannot read %s", path);
 	}
-	at = ranges_find_gap(&rs, SCRATCH_LEN, 4096, 4096, 1 << 20, 1ull << 47);
+	at = ranges_find_gap(&rs, SCRATCH_LEN + CODE_LEN, 4096, 4096, 1 << 20, 1ull << 47);
 	ranges_fini(&rs);
 	if (!at)
 		return err_set(err, -ENOMEM, "pid %d: no room for crest's scratch page", c->p->pid);
-	r = inject_syscall(&c->inj, SYS_mmap, at, SCRATCH_LEN, PROT_READ | PROT_WRITE,
+	r = inject_syscall(&c->inj, SYS_mmap, at, SCRATCH_LEN + CODE_LEN,
+			   PROT_READ | PROT_WRITE | PROT_EXEC,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0, err);
 	if (r == INJECT_FAILED)
 		return err->code;
@@ -331,6 +323,8 @@ static int map_scratch(struct dump_ctx *c, struct err *err)
 				"pid %d: cannot map crest's scratch page", c->p->pid);
 	c->scratch = at;
 	c->scratch_len = SCRATCH_LEN;
+	if (inject_mem_write(c->memfd, at + SCRATCH_LEN, arch_batch_code, arch_batch_code_len) == 0)
+		c->code = at + SCRATCH_LEN;
 	return 0;
 }
 
@@ -340,7 +334,8 @@ static int unmap_scratch(struct dump_ctx *c, struct err *err)
 
 	if (!c->scratch)
 		return 0;
-	r = inject_syscall(&c->inj, SYS_munmap, c->scratch, c->scratch_len, 0, 0, 0, 0, err);
+	r = inject_syscall(&c->inj, SYS_munmap, c->scratch, c->scratch_len + CODE_LEN, 0, 0, 0, 0,
+			   err);
 	if (r == INJECT_FAILED)
 		return err->code;
 	c->scratch = 0;

@@ -1602,7 +1602,7 @@ static int seize_new(struct rst_proc *rp, struct err *err)
 	int st, rc;
 
 	if (ptrace(PTRACE_SEIZE, rp->pid, NULL,
-		   (void *)(long)(PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL)) < 0)
+		   (void *)(long)(PTRACE_O_TRACECLONE | PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD)) < 0)
 		return err_sys(err, "cannot trace the new process %d", rp->pid);
 	if (ptrace(PTRACE_INTERRUPT, rp->pid, NULL, NULL) < 0)
 		return err_sys(err, "cannot stop the new process %d", rp->pid);

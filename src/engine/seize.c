@@ -87,7 +87,7 @@ static int seize_thread(struct seize_set *s, pid_t tid, struct err *err)
 	if (!p)
 		return err_set(err, -ENOMEM, "out of memory seizing pid %d", s->pid);
 	s->th = p;
-	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)0) < 0) {
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD) < 0) {
 		if (errno == ESRCH)
 			return 1; /* exited meanwhile */
 		/* A thread that has exited but is still listed refuses with EPERM. */

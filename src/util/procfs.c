@@ -5,11 +5,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../engine/banned.h"
 
@@ -79,6 +81,26 @@ const char *procfs_field(const char *text, const char *key)
 			p++;
 	}
 	return NULL;
+}
+
+int procfs_status(pid_t id, char *text, size_t n)
+{
+	char path[64];
+	ssize_t k;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", id);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	k = read(fd, text, n - 1);
+	if (k < 0)
+		k = -errno;
+	close(fd);
+	if (k <= 0)
+		return k < 0 ? (int)k : -EIO;
+	text[k] = '\0';
+	return 0;
 }
 
 int procfs_field_u64(const char *text, const char *key, int base, uint64_t *ret)

@@ -15,6 +15,10 @@ struct proc_stat {
 };
 int procfs_stat(pid_t pid, pid_t tid, struct proc_stat *st);
 
+/* /proc/ID/status (ID a pid or a thread id) into text (n bytes, NUL-terminated):
+ * 0 or -errno. */
+int procfs_status(pid_t id, char *text, size_t n);
+
 /* The value after "Key:" in a status-like file held in text; NULL if absent. The
  * result points into text and ends at the newline. */
 const char *procfs_field(const char *text, const char *key);

@@ -1,5 +1,6 @@
 /* Signal state: the disposition of every signal (handler, flags, restorer, mask; also
- * SIG_IGN, and SIG_DFL with flags), SIGCHLD with SA_NOCLDSTOP; signals pending for
+ * SIG_IGN, and SIG_DFL with flags), SIGCHLD with SA_NOCLDSTOP, a SIGTRAP handler
+ * (crest's single steps must leave it alone); signals pending for
  * the process (kill(), sigqueue() with values, real-time ones queued several times)
  * and for single threads (tgkill(), pthread_sigqueue()), each with its full siginfo,
  * in order. After GO the dispositions must read back bit for bit, every pending
@@ -155,6 +156,8 @@ static int dispositions(void)
 	CT_SYS(set_action(SIGQUIT, SIG_DFL, NULL, SA_RESTART | SA_NODEFER, bit(SIGHUP)));
 	CT_SYS(set_action(SIGTERM, on_plain, NULL, 0, 0));
 	CT_SYS(set_action(SIGWINCH, on_plain, NULL, SA_RESTART, 0));
+	/* The kernel reports crest's single steps with SIGTRAP: its handler stays. */
+	CT_SYS(set_action(SIGTRAP, NULL, on_info, SA_SIGINFO | SA_RESTART, bit(SIGWINCH)));
 	for (int i = 1; i <= 8; i++)
 		CT_SYS(set_action(rt + i, NULL, on_info, SA_SIGINFO | (i & 1 ? SA_RESTART : 0),
 				  bit(rt + ((i + 1) % 8)) | (i & 2 ? bit(SIGUSR1) : 0)));

@@ -112,27 +112,25 @@ static int creds_collect(struct dump_ctx *c, struct err *err)
 {
 	struct proc_img *p = c->p;
 	struct creds_img *cr = &p->creds;
-	long r;
 	int rc;
 
 	rc = read_status_creds(p->pid, cr, &p->no_new_privs, err);
 	if (rc < 0)
 		return rc;
-	r = inject_syscall(&c->inj, SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0, 0, err);
-	if (r == INJECT_FAILED)
-		return err->code;
-	cr->securebits = r < 0 ? 0 : (uint32_t)r;
-	r = inject_syscall(&c->inj, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, 0, 0, err);
-	if (r == INJECT_FAILED)
-		return err->code;
-	p->dumpable = (int32_t)r;
-	r = inject_syscall(&c->inj, SYS_prctl, PR_GET_PDEATHSIG, c->scratch, 0, 0, 0, 0, err);
-	if (r == INJECT_FAILED)
-		return err->code;
-	if (r == 0) {
+	{
+		struct inject_call calls[3] = {
+		    {SYS_prctl, {PR_GET_SECUREBITS, 0, 0, 0, 0, 0}, 0},
+		    {SYS_prctl, {PR_GET_DUMPABLE, 0, 0, 0, 0, 0}, 0},
+		    {SYS_prctl, {PR_GET_PDEATHSIG, DUMP_BATCH_OUT(c), 0, 0, 0, 0}, 0},
+		};
 		int32_t sig = 0;
 
-		if (pread(c->memfd, &sig, sizeof(sig), (off_t)c->scratch) == sizeof(sig))
+		if (inject_batch(&c->inj, c->code, c->memfd, c->scratch, calls, 3, err) < 0)
+			return err->code;
+		cr->securebits = calls[0].ret < 0 ? 0 : (uint32_t)calls[0].ret;
+		p->dumpable = (int32_t)calls[1].ret;
+		if (calls[2].ret == 0 &&
+		    pread(c->memfd, &sig, sizeof(sig), (off_t)(DUMP_BATCH_OUT(c))) == sizeof(sig))
 			p->pdeathsig = sig;
 	}
 	return 0;

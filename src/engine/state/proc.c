@@ -79,7 +79,6 @@ static int proc_collect(struct dump_ctx *c, struct err *err)
 	struct proc_stat st;
 	int64_t v = 0;
 	cpu_set_t cpus;
-	long r;
 	int rc;
 
 	rc = procfs_stat(p->pid, 0, &st);
@@ -117,42 +116,51 @@ static int proc_collect(struct dump_ctx *c, struct err *err)
 	       sizeof(cpus) < sizeof(p->cpus_allowed) ? sizeof(cpus) : sizeof(p->cpus_allowed));
 	/* From inside: prlimit() on another process needs its uids to be ours, or
 	 * CAP_SYS_RESOURCE, even to read. */
-	for (int i = 0; i < MODEL_NRLIMIT; i++) {
-		struct rlimit rl;
+	{
+		struct inject_call calls[MODEL_NRLIMIT];
+		struct rlimit rl[MODEL_NRLIMIT];
+		/* The table first, the limits after it: one batch of calls. */
+		uint64_t out = DUMP_BATCH_OUT(c);
 
-		r = inject_syscall(&c->inj, SYS_prlimit64, 0, (uint64_t)i, 0, c->scratch, 0, 0,
-				   err);
-		if (r == INJECT_FAILED)
+		for (int i = 0; i < MODEL_NRLIMIT; i++)
+			calls[i] = (struct inject_call){
+			    SYS_prlimit64, {0, (uint64_t)i, 0, out + i * sizeof(rl[0]), 0, 0}, 0};
+		if (inject_batch(&c->inj, c->code, c->memfd, c->scratch, calls, MODEL_NRLIMIT,
+				 err) < 0)
 			return err->code;
-		if (r < 0)
-			return err_code(err, (int)r, "cannot read limit %s of pid %d",
-					rlimit_names[i], p->pid);
-		if (pread(c->memfd, &rl, sizeof(rl), (off_t)c->scratch) != sizeof(rl))
-			return err_sys(err, "cannot read limit %s of pid %d", rlimit_names[i],
-				       p->pid);
-		p->rlim[i].cur = rl.rlim_cur;
-		p->rlim[i].max = rl.rlim_max;
+		if (pread(c->memfd, rl, sizeof(rl), (off_t)out) != sizeof(rl))
+			return err_sys(err, "cannot read the limits of pid %d", p->pid);
+		for (int i = 0; i < MODEL_NRLIMIT; i++) {
+			if (calls[i].ret < 0)
+				return err_code(err, (int)calls[i].ret,
+						"cannot read limit %s of pid %d", rlimit_names[i],
+						p->pid);
+			p->rlim[i].cur = rl[i].rlim_cur;
+			p->rlim[i].max = rl[i].rlim_max;
+		}
 	}
 
-	/* What only the process can tell. */
-	r = inject_syscall(&c->inj, SYS_umask, 0, 0, 0, 0, 0, 0, err);
-	if (r == INJECT_FAILED)
-		return err->code;
-	p->umask = (uint32_t)r;
-	r = inject_syscall(&c->inj, SYS_umask, (uint64_t)r, 0, 0, 0, 0, 0, err);
-	if (r == INJECT_FAILED)
-		return err->code;
-	r = inject_syscall(&c->inj, SYS_prctl, PR_GET_THP_DISABLE, 0, 0, 0, 0, 0, err);
-	if (r == INJECT_FAILED)
-		return err->code;
-	p->thp_disable = r > 0;
-	r = inject_syscall(&c->inj, SYS_prctl, PR_GET_CHILD_SUBREAPER, c->scratch, 0, 0, 0, 0, err);
-	if (r == INJECT_FAILED)
-		return err->code;
-	if (r == 0) {
+	/* What only the process can tell, in one batch (umask: its status says). */
+	{
+		struct inject_call calls[2] = {
+		    {SYS_prctl, {PR_GET_THP_DISABLE, 0, 0, 0, 0, 0}, 0},
+		    {SYS_prctl, {PR_GET_CHILD_SUBREAPER, DUMP_BATCH_OUT(c), 0, 0, 0, 0}, 0},
+		};
+		char text[4096];
+		uint64_t um = 0;
 		int32_t sub = 0;
 
-		if (pread(c->memfd, &sub, sizeof(sub), (off_t)c->scratch) == sizeof(sub))
+		rc = procfs_status(p->pid, text, sizeof(text));
+		if (rc == 0)
+			rc = procfs_field_u64(text, "Umask", 8, &um);
+		if (rc < 0)
+			return err_code(err, rc, "cannot read the umask of pid %d", p->pid);
+		p->umask = (uint32_t)um;
+		if (inject_batch(&c->inj, c->code, c->memfd, c->scratch, calls, 2, err) < 0)
+			return err->code;
+		p->thp_disable = calls[0].ret > 0;
+		if (calls[1].ret == 0 &&
+		    pread(c->memfd, &sub, sizeof(sub), (off_t)(DUMP_BATCH_OUT(c))) == sizeof(sub))
 			p->child_subreaper = sub;
 	}
 	return 0;

@@ -44,27 +44,35 @@ static bool settable(int sig)
 static int collect_actions(struct dump_ctx *c, struct err *err)
 {
 	struct proc_img *p = c->p;
+	struct inject_call calls[MODEL_NSIG];
+	struct ksigaction ka[MODEL_NSIG];
+	/* The table first, the actions after it: one batch of calls. */
+	uint64_t out = DUMP_BATCH_OUT(c);
+	int sigs[MODEL_NSIG];
+	uint32_t n = 0;
 
 	for (int sig = 1; sig <= MODEL_NSIG; sig++) {
-		struct ksigaction ka;
-		long r;
-
 		if (!settable(sig))
 			continue;
-		r = inject_syscall(&c->inj, SYS_rt_sigaction, (uint64_t)sig, 0, c->scratch, 8, 0, 0,
-				   err);
-		if (r == INJECT_FAILED)
-			return err->code;
-		if (r < 0)
-			return err_code(err, (int)r, "pid %d: cannot read the action of signal %d",
-					p->pid, sig);
-		if (pread(c->memfd, &ka, sizeof(ka), (off_t)c->scratch) != sizeof(ka))
-			return err_sys(err, "pid %d: cannot read the action of signal %d", p->pid,
-				       sig);
-		p->sigact[sig - 1].handler = ka.handler;
-		p->sigact[sig - 1].flags = ka.flags;
-		p->sigact[sig - 1].restorer = ka.restorer;
-		p->sigact[sig - 1].mask = ka.mask;
+		calls[n] = (struct inject_call){
+		    SYS_rt_sigaction, {(uint64_t)sig, 0, out + n * sizeof(ka[0]), 8, 0, 0}, 0};
+		sigs[n++] = sig;
+	}
+	if (inject_batch(&c->inj, c->code, c->memfd, c->scratch, calls, n, err) < 0)
+		return err->code;
+	if (pread(c->memfd, ka, n * sizeof(ka[0]), (off_t)out) != (ssize_t)(n * sizeof(ka[0])))
+		return err_sys(err, "pid %d: cannot read the actions of its signals", p->pid);
+	for (uint32_t k = 0; k < n; k++) {
+		struct sigaction_img *a = &p->sigact[sigs[k] - 1];
+
+		if (calls[k].ret < 0)
+			return err_code(err, (int)calls[k].ret,
+					"pid %d: cannot read the action of signal %d", p->pid,
+					sigs[k]);
+		a->handler = ka[k].handler;
+		a->flags = ka[k].flags;
+		a->restorer = ka[k].restorer;
+		a->mask = ka[k].mask;
 	}
 	return 0;
 }
@@ -208,6 +216,9 @@ static int signals_restore(struct rst_ctx *c, struct err *err)
 		long r;
 
 		if (rst_scratch_put(rp, 0, si, sizeof(*si), &a, err) < 0)
+			return err->code;
+		/* A single step would take a pending SIGTRAP (inject.h). */
+		if (si->si_signo == SIGTRAP && inject_set_quiet(&rp->inj, err) < 0)
 			return err->code;
 		r = inject_syscall(&rp->inj, SYS_rt_sigqueueinfo, (uint64_t)rp->vpid,
 				   (uint64_t)si->si_signo, a, 0, 0, 0, err);

@@ -40,11 +40,15 @@ struct dump_ctx {
 	uint64_t gadget;     /* a syscall instruction in the target */
 	uint64_t scratch;    /* memory mapped in the target for injected calls' data */
 	uint64_t scratch_len;
+	uint64_t code;       /* the batch code there (inject_batch()); 0: none */
 	int memfd;           /* /proc/PID/mem */
 	int pidfd;
 	uint32_t save_flags; /* CR_CHKPT_DUMP_* */
 	struct dump_mem *mem; /* memory.c's: which pages to stream at encode time */
 };
+/* In the scratch area: a batch's table at scratch, what its calls write after it. */
+#define DUMP_BATCH_OUT(c) ((c)->scratch + INJECT_BATCH_MAX * sizeof(struct inject_call))
+
 
 /* A descriptor as restart prepares it: parent_fd (in cr_restart) becomes child_fd. */
 struct fd_move {

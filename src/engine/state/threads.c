@@ -487,6 +487,9 @@ static int thread_calls(struct rst_ctx *c, uint32_t i, struct injector *in, stru
 		siginfo_t si;
 
 		memcpy(&si, t->pending[k].raw, sizeof(si));
+		/* A single step would take a pending SIGTRAP (inject.h). */
+		if (si.si_signo == SIGTRAP && inject_set_quiet(in, err) < 0)
+			return err->code;
 		if (rst_scratch_put(rp, 0, &si, sizeof(si), &a, err) < 0)
 			return err->code;
 		T_CALL("queue a pending signal", SYS_rt_tgsigqueueinfo, (uint64_t)rp->vpid,

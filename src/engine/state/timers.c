@@ -132,18 +132,26 @@ static int timers_collect(struct dump_ctx *c, struct err *err)
 	struct buf b;
 	int rc;
 
-	for (int which = 0; which < 3; which++) {
-		struct itimerval it;
-		long r = inject_syscall(&c->inj, SYS_getitimer, (uint64_t)which, c->scratch, 0, 0,
-					0, 0, err);
+	{
+		struct itimerval it[3];
+		uint64_t out = DUMP_BATCH_OUT(c);
+		struct inject_call calls[3];
 
-		if (r == INJECT_FAILED)
+		for (int which = 0; which < 3; which++)
+			calls[which] = (struct inject_call){
+			    SYS_getitimer, {(uint64_t)which, out + which * sizeof(it[0]), 0, 0, 0, 0},
+			    0};
+		if (inject_batch(&c->inj, c->code, c->memfd, c->scratch, calls, 3, err) < 0)
 			return err->code;
-		if (r < 0 || pread(c->memfd, &it, sizeof(it), (off_t)c->scratch) != sizeof(it))
-			return err_set(err, -EIO, "pid %d: cannot read interval timer %d", p->pid,
-				       which);
-		p->itimer[which].interval_us = tv_us(&it.it_interval);
-		p->itimer[which].value_us = tv_us(&it.it_value);
+		if (pread(c->memfd, it, sizeof(it), (off_t)out) != sizeof(it))
+			return err_sys(err, "pid %d: cannot read its interval timers", p->pid);
+		for (int which = 0; which < 3; which++) {
+			if (calls[which].ret < 0)
+				return err_set(err, -EIO, "pid %d: cannot read interval timer %d",
+					       p->pid, which);
+			p->itimer[which].interval_us = tv_us(&it[which].it_interval);
+			p->itimer[which].value_us = tv_us(&it[which].it_value);
+		}
 	}
 	snprintf(path, sizeof(path), "/proc/%d/timers", p->pid);
 	buf_init(&b);

@@ -33,6 +33,31 @@
 const uint8_t arch_syscall_insn[] = {0x0f, 0x05, 0xcc}; /* syscall; int3 */
 const size_t arch_syscall_insn_len = sizeof(arch_syscall_insn);
 
+/* The batch: rdi = table of struct inject_call (64 bytes each), rsi = count.
+ *	mov r12, rdi; mov r13, rsi
+ * 1:	test r13, r13; jz 2f
+ *	mov rax, [r12]; mov rdi, [r12+8]; mov rsi, [r12+16]; mov rdx, [r12+24]
+ *	mov r10, [r12+32]; mov r8, [r12+40]; mov r9, [r12+48]
+ *	syscall; mov [r12+56], rax
+ *	add r12, 64; dec r13; jmp 1b
+ * 2:	int3 */
+const uint8_t arch_batch_code[] = {
+    0x49, 0x89, 0xfc, 0x49, 0x89, 0xf5, 0x4d, 0x85, 0xed, 0x74, 0x32, 0x49, 0x8b, 0x04,
+    0x24, 0x49, 0x8b, 0x7c, 0x24, 0x08, 0x49, 0x8b, 0x74, 0x24, 0x10, 0x49, 0x8b, 0x54,
+    0x24, 0x18, 0x4d, 0x8b, 0x54, 0x24, 0x20, 0x4d, 0x8b, 0x44, 0x24, 0x28, 0x4d, 0x8b,
+    0x4c, 0x24, 0x30, 0x0f, 0x05, 0x49, 0x89, 0x44, 0x24, 0x38, 0x49, 0x83, 0xc4, 0x40,
+    0x49, 0xff, 0xcd, 0xeb, 0xc9, 0xcc};
+const size_t arch_batch_code_len = sizeof(arch_batch_code);
+
+void arch_regs_set_batch(struct arch_regs *r, uint64_t code, uint64_t table, uint64_t n)
+{
+	r->gp.rip = code;
+	r->gp.orig_rax = (uint64_t)-1; /* as for a call: no restart fix-up */
+	r->gp.rdi = table;
+	r->gp.rsi = n;
+	r->gp.eflags &= ~0x100ull;
+}
+
 static uint64_t xgetbv0(void)
 {
 	uint32_t lo, hi;

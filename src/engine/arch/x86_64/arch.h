@@ -67,6 +67,12 @@ const char *arch_regs_fix_restart(struct arch_regs *r, long nr);
 /* The bytes of "syscall; int3" and where in them the syscall is. */
 extern const uint8_t arch_syscall_insn[];
 extern const size_t arch_syscall_insn_len;
+/* Code that runs a table of system calls one after the other and ends on a trap
+ * right after its last byte (inject_batch()); arch_regs_set_batch() points a thread's
+ * registers at it. */
+extern const uint8_t arch_batch_code[];
+extern const size_t arch_batch_code_len;
+void arch_regs_set_batch(struct arch_regs *r, uint64_t code, uint64_t table, uint64_t n);
 
 /* Encode and decode registers in a record, and print them. */
 struct buf;
