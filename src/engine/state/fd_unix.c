@@ -798,7 +798,14 @@ static int unix_settle(struct dump_all *all, struct err *err)
 {
 	struct model *m = all->m;
 	struct settle t;
-	int rc = settle_init(all, &t, err);
+	uint32_t nunix = 0;
+	int rc;
+
+	for (uint32_t i = 0; i < m->nfiles; i++)
+		nunix += m->files[i].kind == FILE_UNIX;
+	if (!nunix)
+		return 0; /* no socket here: the machine's are not listed */
+	rc = settle_init(all, &t, err);
 
 	if (rc == 0)
 		rc = classify(&t, err);
