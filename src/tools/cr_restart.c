@@ -150,34 +150,24 @@ static bool libcr_setup(void)
 	return true;
 }
 
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += (size_t)w;
-		n -= (size_t)w;
-	}
-}
-
 /* Our messages to the library, once: they are complete when we fail or the restored
  * processes run. */
 static void libcr_send_log(void)
 {
-	char head[32];
-	int n;
+	int fd = libcr_fd < 0 ? -1 : dup(libcr_fd);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
 
-	if (libcr_fd < 0)
-		return;
-	fflush(stderr);
-	n = snprintf(head, sizeof(head), "L %zu\n", libcr_loglen);
-	write_all(libcr_fd, head, (size_t)n);
-	write_all(libcr_fd, libcr_log, libcr_loglen);
 	libcr_fd = -1;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	fflush(stderr);
+	/* stdio writes it all, in as many write()s as the pipe takes. */
+	fprintf(f, "L %zu\n", libcr_loglen);
+	fwrite(libcr_log, 1, libcr_loglen, f);
+	fclose(f);
 }
 
 /* BLCR's failure classes. */
