@@ -58,7 +58,13 @@ __asm__(".text\n"
 
 /* ---- descriptors inherited by cr_restart ---- */
 
-static int *inherited;
+/* What cr_restart had open when it started: number and object. */
+struct inherited_fd {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+};
+static struct inherited_fd *inherited;
 static size_t ninherited;
 static int excluded_fd = -1;
 
@@ -72,26 +78,34 @@ void restart_note_inherited_fds(void)
 	while ((de = readdir(d))) {
 		char *end;
 		long fd = strtol(de->d_name, &end, 10);
-		int *n;
+		struct inherited_fd *n;
 
 		if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end || fd == dirfd(d))
+			continue;
+		struct stat st;
+
+		if (fstat((int)fd, &st) < 0)
 			continue;
 		n = realloc(inherited, (ninherited + 1) * sizeof(*n));
 		if (!n)
 			break;
 		inherited = n;
-		inherited[ninherited++] = (int)fd;
+		inherited[ninherited++] = (struct inherited_fd){(int)fd, st.st_dev, st.st_ino};
 	}
 	closedir(d);
 }
 
 bool restart_fd_inherited(int fd)
 {
+	struct stat st;
+
 	if (fd == excluded_fd)
 		return false;
+	/* The same object still: a number closed since may hold a file of ours now. */
 	for (size_t i = 0; i < ninherited; i++)
-		if (inherited[i] == fd)
-			return fcntl(fd, F_GETFD) >= 0;
+		if (inherited[i].fd == fd)
+			return fstat(fd, &st) == 0 && st.st_dev == inherited[i].dev &&
+			       st.st_ino == inherited[i].ino;
 	return false;
 }
 
