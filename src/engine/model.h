@@ -271,6 +271,7 @@ struct file_img {
 	/* checkpoint only, not saved: a process and descriptor it was found at */
 	pid_t dump_pid;
 	int dump_fd;
+	uint64_t dump_key; /* checkpoint only: files.c's description key (desc_key()) */
 };
 
 struct model {

@@ -335,18 +335,30 @@ static int classify(struct dump_ctx *c, const struct fd_scan *s, struct file_img
  * kernel's file pointers, scrambled alike for the whole boot). Sorted in that order,
  * the descriptors of a description lie side by side: n log n calls, where comparing
  * each descriptor with every earlier one of its inode took n², and every eventfd,
- * signalfd, timerfd and epoll instance shares one inode. */
+ * signalfd, timerfd and epoll instance shares one inode. Before kcmp, what cannot
+ * differ between two descriptors of one description sorts them: the inode, and an
+ * eventfd's id (fdinfo's eventfd-id), so that thousands of eventfds need no kcmp. */
 
 /* A descriptor of the process being collected (who < n), or one by which a
  * description of an earlier process of the checkpoint was found (who - n is its index
  * in m->files). */
 struct desc {
-	uint64_t dev, ino;
+	uint64_t dev, ino, key;
 	pid_t pid;
 	int fd;
 	uint32_t who;
 };
 
+/* What is the same for every descriptor of a description and tells some apart (an
+ * eventfd's id + 1), or 0. */
+static uint64_t desc_key(const struct fd_scan *s)
+{
+	uint64_t id;
+
+	return s->fdinfo && procfs_field_u64(s->fdinfo, "eventfd-id", 10, &id) == 0 ? id + 1 : 0;
+}
+
+/* By inode, then key: descriptors that differ here lead to different descriptions. */
 static int cmp_inode(const void *pa, const void *pb)
 {
 	const struct desc *a = pa, *b = pb;
@@ -355,6 +367,8 @@ static int cmp_inode(const void *pa, const void *pb)
 		return a->dev < b->dev ? -1 : 1;
 	if (a->ino != b->ino)
 		return a->ino < b->ino ? -1 : 1;
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
 	return 0;
 }
 
@@ -399,7 +413,8 @@ static int match_descriptions(struct dump_ctx *c, const struct fd_scan *sc, uint
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < n; i++)
-		d[i] = (struct desc){sc[i].st.st_dev, sc[i].st.st_ino, c->p->pid, sc[i].fd, i};
+		d[i] = (struct desc){sc[i].st.st_dev, sc[i].st.st_ino, desc_key(&sc[i]), c->p->pid,
+				     sc[i].fd, i};
 	memcpy(mine, d, (size_t)n * sizeof(*d));
 	qsort(mine, n, sizeof(*mine), cmp_inode);
 	/* Inherited across fork, passed over a socket: shared between processes. Only
@@ -407,7 +422,7 @@ static int match_descriptions(struct dump_ctx *c, const struct fd_scan *sc, uint
 	 * (a file only mapped) is no one's. */
 	for (uint32_t k = 0; k < first; k++) {
 		const struct file_img *f = &m->files[k];
-		struct desc key = {f->dev, f->ino, f->dump_pid, f->dump_fd, n + k};
+		struct desc key = {f->dev, f->ino, f->dump_key, f->dump_pid, f->dump_fd, n + k};
 
 		if (f->dump_pid > 0 && n && bsearch(&key, mine, n, sizeof(*mine), cmp_inode))
 			d[nd++] = key;
@@ -503,6 +518,7 @@ static int files_collect(struct dump_ctx *c, struct err *err)
 			f->id = m->nfiles;
 			f->dump_pid = p->pid;
 			f->dump_fd = s->fd;
+			f->dump_key = desc_key(s);
 			rc = classify(c, s, f, err);
 		}
 		s->file = (uint32_t)(f - m->files);
