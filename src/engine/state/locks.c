@@ -31,7 +31,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -158,85 +157,16 @@ static int collect_fd(struct dump_ctx *c, const struct fd_img *d, const struct f
 	return rc < 0 ? rc : 0;
 }
 
-/* The files that have a lock or lease at all, from /proc/locks: sorted (dev, ino). */
-struct locked {
-	uint64_t dev, ino;
-};
-
-static int cmp_locked(const void *pa, const void *pb)
-{
-	const struct locked *a = pa, *b = pb;
-
-	if (a->dev != b->dev)
-		return a->dev < b->dev ? -1 : 1;
-	return a->ino < b->ino ? -1 : a->ino > b->ino;
-}
-
-/* NULL with *n 0 when /proc/locks cannot be read or parsed: then every description is
- * looked at. */
-static struct locked *locked_files(uint32_t *n, bool *all)
-{
-	struct locked *v = NULL;
-	struct buf b;
-	char *line, *next;
-
-	*n = 0;
-	*all = true;
-	buf_init(&b);
-	if (buf_read_file(&b, "/proc/locks") < 0) {
-		buf_fini(&b);
-		return NULL;
-	}
-	*all = false;
-	for (line = (char *)b.data; line && *line; line = next) {
-		unsigned int maj, min;
-		unsigned long long ino;
-		const char *at;
-		struct locked *nv;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		/* "1: POSIX  ADVISORY  WRITE 42 fe:00:123 10 29": the first field with two
-		 * colons is major:minor:inode. */
-		for (at = strchr(line, ' '); at; at = strchr(at + 1, ' '))
-			if (sscanf(at + 1, "%x:%x:%llu", &maj, &min, &ino) == 3)
-				break;
-		if (!at || !(nv = realloc(v, (*n + 1) * sizeof(*v)))) {
-			*all = true; /* a line we cannot read: look at everything */
-			break;
-		}
-		v = nv;
-		v[(*n)++] = (struct locked){makedev(maj, min), ino};
-	}
-	buf_fini(&b);
-	if (*all) {
-		free(v);
-		*n = 0;
-		return NULL;
-	}
-	if (*n)
-		qsort(v, *n, sizeof(*v), cmp_locked);
-	return v;
-}
-
 /* A description's lines are the same at each of its descriptors: each is read at
- * its first, the descriptions met marked in a bitmap (by index in m->files). Only
- * those of files /proc/locks names are read: with thousands of descriptors, most
- * files have no lock. */
+ * its first, the descriptions met marked in a bitmap (by index in m->files). */
 static int locks_collect(struct dump_ctx *c, struct err *err)
 {
 	const struct proc_img *p = c->p;
 	uint8_t *met = calloc((size_t)c->m->nfiles / 8 + 1, 1);
-	uint32_t nlocked;
-	bool all;
-	struct locked *locked = locked_files(&nlocked, &all);
 	int rc = 0;
 
-	if (!met) {
-		free(locked);
+	if (!met)
 		return err_set(err, -ENOMEM, "out of memory");
-	}
 	for (uint32_t i = 0; i < p->nfds && rc == 0; i++) {
 		const struct fd_img *d = &p->fds[i];
 		const struct file_img *f = model_find_file(c->m, d->file_id);
@@ -248,15 +178,8 @@ static int locks_collect(struct dump_ctx *c, struct err *err)
 		if (met[fi / 8] & (1u << (fi % 8)))
 			continue;
 		met[fi / 8] |= (uint8_t)(1u << (fi % 8));
-		if (!all) {
-			struct locked key = {f->dev, f->ino};
-
-			if (!nlocked || !bsearch(&key, locked, nlocked, sizeof(key), cmp_locked))
-				continue;
-		}
 		rc = collect_fd(c, d, f, err);
 	}
-	free(locked);
 	free(met);
 	return rc < 0 ? rc : 0;
 }
