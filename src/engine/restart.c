@@ -1254,6 +1254,9 @@ static int outside_pids(struct rst_ctx *c, struct err *err)
 }
 
 #define ZOMBIE_WAIT_MS 3000
+/* An orphan's zombie waits for init, which may be slow to reap it (a tree checkpointed
+ * with --kill and restarted at once leaves them). */
+#define ORPHAN_WAIT_MS 15000
 
 /* Has id a SIGKILL pending: is it dying? */
 static bool killed(pid_t id)
@@ -1284,7 +1287,8 @@ static bool id_in_use(pid_t id)
 			return false;
 		if (procfs_stat(id, 0, &st) < 0)
 			return true;
-		if ((st.state != 'Z' && st.state != 'X' && !killed(id)) || waited >= ZOMBIE_WAIT_MS)
+		if ((st.state != 'Z' && st.state != 'X' && !killed(id)) ||
+		    waited >= (st.f[4] == 1 ? ORPHAN_WAIT_MS : ZOMBIE_WAIT_MS))
 			return true;
 		usleep(5000);
 	}
