@@ -230,6 +230,40 @@ static int trace_policy(pid_t pid, uint32_t flags, struct err *err)
 		       comm_of(tracee, &ts));
 }
 
+/* Seccomp mode and number of filters of a process (its status); 0 if unknown. */
+static void seccomp_of(pid_t pid, uint64_t *mode, uint64_t *filters)
+{
+	char text[4096];
+
+	*mode = *filters = 0;
+	if (procfs_status(pid, text, sizeof(text)) < 0)
+		return;
+	procfs_field_u64(text, "Seccomp", 10, mode);
+	procfs_field_u64(text, "Seccomp_filters", 10, filters);
+}
+
+/* A process under seccomp filters of its own is refused before anything is done to
+ * it: they also judge the calls crest runs inside it, and may kill it for one, and
+ * they could not be put back at restart. Filters it shares with us (a container's,
+ * inherited by every process there, cr_restart's children too) are fine; strict mode
+ * never is. */
+static int seccomp_policy(pid_t pid, struct err *err)
+{
+	uint64_t mode, filters, my_mode, my_filters;
+
+	seccomp_of(pid, &mode, &filters);
+	if (mode == 0)
+		return 0;
+	seccomp_of(getpid(), &my_mode, &my_filters);
+	if (mode == 2 && my_mode == 2 && filters <= my_filters)
+		return 0;
+	return err_set(err, -ENOTSUP,
+		       "pid %d runs under seccomp (%s): crest cannot run its calls inside it "
+		       "nor give %s back at restart (not supported yet)",
+		       pid, mode == 1 ? "strict mode" : "filters of its own",
+		       mode == 1 ? "it" : "them");
+}
+
 /* Who may be checkpointed at all. */
 int checkpoint_admit(const struct ckpt_request *req, struct err *err)
 {
@@ -250,6 +284,9 @@ int checkpoint_admit(const struct ckpt_request *req, struct err *err)
 		return err_set(err, -EPERM, "pid %d is a kernel thread", pid);
 	if (st.state == 'Z' || st.state == 'X')
 		return err_set(err, -ESRCH, "pid %d has exited (zombie)", pid);
+	rc = seccomp_policy(pid, err);
+	if (rc < 0)
+		return rc;
 	return trace_policy(pid, req->flags, err);
 }
 
@@ -301,6 +338,7 @@ static int map_scratch(struct dump_ctx *c, struct err *err)
 	struct ranges rs;
 	char path[64];
 	uint64_t at;
+	bool exec;
 	long r;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", c->p->pid);
@@ -316,6 +354,13 @@ static int map_scratch(struct dump_ctx *c, struct err *err)
 	r = inject_syscall(&c->inj, SYS_mmap, at, SCRATCH_LEN + CODE_LEN,
 			   PROT_READ | PROT_WRITE | PROT_EXEC,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0, err);
+	exec = r != -EACCES && r != -EPERM;
+	/* Writable code refused (memory-deny-write-execute, an LSM): no batches then. */
+	if (!exec)
+		r = inject_syscall(&c->inj, SYS_mmap, at, SCRATCH_LEN + CODE_LEN,
+				   PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0,
+				   err);
 	if (r == INJECT_FAILED)
 		return err->code;
 	if ((uint64_t)r != at)
@@ -323,7 +368,8 @@ static int map_scratch(struct dump_ctx *c, struct err *err)
 				"pid %d: cannot map crest's scratch page", c->p->pid);
 	c->scratch = at;
 	c->scratch_len = SCRATCH_LEN;
-	if (inject_mem_write(c->memfd, at + SCRATCH_LEN, arch_batch_code, arch_batch_code_len) == 0)
+	if (exec &&
+	    inject_mem_write(c->memfd, at + SCRATCH_LEN, arch_batch_code, arch_batch_code_len) == 0)
 		c->code = at + SCRATCH_LEN;
 	return 0;
 }

@@ -9,13 +9,16 @@
  *            and putting it back), else "bad: why";
  *   "quit"   exits 0.
  * KIND is one of: scm-rights passcred tcp-listen tcp-self udp netlink epoll-lost inotify-proc
- * io_uring packet-fifo lease packet-pipe async ptmx children ("ptmx": a pty whose
- * slave a process outside the holder's tree holds). "children"
- * has a child process (sleeping until the holder exits) and prints "FD -1". */
+ * io_uring packet-fifo lease packet-pipe async ptmx children seccomp mdwe ("ptmx": a
+ * pty whose slave a process outside the holder's tree holds). "children" has a child
+ * process (sleeping until the holder exits), "seccomp" a filter, "mdwe"
+ * memory-deny-write-execute; those three print "FD -1". */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/io_uring.h>
 #include <linux/netlink.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdint.h>
@@ -241,6 +244,21 @@ static int setup(void)
 		close(q[0]);
 		other = p[1];
 		return m;
+	}
+	if (!strcmp(kind, "seccomp")) {
+		/* A filter that allows everything: only its presence matters. */
+		struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+		struct sock_fprog prog = {1, &allow};
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+			die("seccomp");
+		return -1;
+	}
+	if (!strcmp(kind, "mdwe")) {
+		if (prctl(65 /* PR_SET_MDWE */, 1 /* PR_MDWE_REFUSE_EXEC_GAIN */, 0, 0, 0) < 0)
+			die("mdwe");
+		return -1;
 	}
 	if (!strcmp(kind, "children")) {
 		pid_t c = fork();

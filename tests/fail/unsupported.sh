@@ -101,5 +101,7 @@ refused "named FIFO holding packets" packet-fifo 'FIFO .*packet'
 refused "file lease" lease 'lease'
 refused "pipe holding packets" packet-pipe 'packet'
 refused "signal-driven I/O" async 'signal-driven I/O'
+refused "a seccomp filter of its own" seccomp 'runs under seccomp \(filters of its own\)'
+refused "memory-deny-write-execute" mdwe 'denies itself writable executable memory'
 refused "pseudo-terminal whose slave is held outside" ptmx 'pseudo-terminal master whose slave /dev/pts/[0-9]+ is open as descriptor [0-9]+ of pid [0-9]+, outside the checkpoint'
 finish

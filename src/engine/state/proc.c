@@ -30,6 +30,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#ifndef PR_GET_MDWE
+#define PR_GET_MDWE 66 /* linux/prctl.h, newer than our headers */
+#endif
+
 #include "../banned.h"
 
 static const char *const rlimit_names[MODEL_NRLIMIT] = {
@@ -142,9 +146,10 @@ static int proc_collect(struct dump_ctx *c, struct err *err)
 
 	/* What only the process can tell, in one batch (umask: its status says). */
 	{
-		struct inject_call calls[2] = {
+		struct inject_call calls[3] = {
 		    {SYS_prctl, {PR_GET_THP_DISABLE, 0, 0, 0, 0, 0}, 0},
 		    {SYS_prctl, {PR_GET_CHILD_SUBREAPER, DUMP_BATCH_OUT(c), 0, 0, 0, 0}, 0},
+		    {SYS_prctl, {PR_GET_MDWE, 0, 0, 0, 0, 0}, 0},
 		};
 		char text[4096];
 		uint64_t um = 0;
@@ -156,8 +161,15 @@ static int proc_collect(struct dump_ctx *c, struct err *err)
 		if (rc < 0)
 			return err_code(err, rc, "cannot read the umask of pid %d", p->pid);
 		p->umask = (uint32_t)um;
-		if (inject_batch(&c->inj, c->code, c->memfd, c->scratch, calls, 2, err) < 0)
+		if (inject_batch(&c->inj, c->code, c->memfd, c->scratch, calls, 3, err) < 0)
 			return err->code;
+		/* Memory-deny-write-execute can be set but never cleared, and a restart
+		 * needs writable code for a while: not restored yet. */
+		if (calls[2].ret > 0)
+			return err_set(err, -ENOTSUP,
+				       "pid %d denies itself writable executable memory "
+				       "(PR_SET_MDWE %#llx): not supported yet",
+				       p->pid, (unsigned long long)calls[2].ret);
 		p->thp_disable = calls[0].ret > 0;
 		if (calls[1].ret == 0 &&
 		    pread(c->memfd, &sub, sizeof(sub), (off_t)(DUMP_BATCH_OUT(c))) == sizeof(sub))
