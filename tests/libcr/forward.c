@@ -24,7 +24,7 @@ static int cb(void *arg)
 	int msg[3];
 
 	if (who == 1)
-		fwd = mode == CHAIN ? cr_forward_checkpoint(CR_SCOPE_PROC, c1)
+		fwd = mode == CHAIN  ? cr_forward_checkpoint(CR_SCOPE_PROC, c1)
 		      : mode == TREE ? cr_forward_checkpoint(CR_SCOPE_TREE, 0)
 				     : cr_forward_checkpoint(CR_SCOPE_PGRP, c2);
 	else if (mode == CHAIN)
@@ -38,17 +38,6 @@ static int cb(void *arg)
 	if (write(out, msg, sizeof(msg)) < 0)
 		_exit(9);
 	return 0;
-}
-
-static bool get(int fd, int msg[3], int secs)
-{
-	fd_set s;
-	struct timeval tv = {secs, 0};
-
-	FD_ZERO(&s);
-	FD_SET(fd, &s);
-	return select(fd + 1, &s, NULL, NULL, &tv) > 0 &&
-	       read(fd, msg, 3 * sizeof(int)) == 3 * sizeof(int);
 }
 
 static int end_child(pid_t pid)
@@ -113,24 +102,6 @@ static int parent(void)
 	return rc == 1 && a == 128 + SIGTERM && b == 128 + SIGTERM ? 0 : 7;
 }
 
-/* How many processes a context holds, by cr_info (next to cr_checkpoint). */
-static int processes_in(const char *file)
-{
-	char cmd[4200], line[256];
-	const char *ck = LT_CKPT(), *slash = strrchr(ck, '/');
-	int n = 0;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "%.*scr_info %s", slash ? (int)(slash - ck + 1) : 0, ck, file);
-	f = popen(cmd, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += !strncmp(line, "  - process:", 12);
-	pclose(f);
-	return n;
-}
-
 static void run(int m, const char *name)
 {
 	int p[2], msg[3], seen = 0, code;
@@ -149,7 +120,7 @@ static void run(int m, const char *name)
 		_exit(parent());
 	}
 	/* p[1] stays open here: cr_restart lends it to the restored processes. */
-	while (seen != 3 && get(p[0], msg, 10)) {
+	while (seen != 3 && lt_read_within(p[0], msg, sizeof(msg), 10)) {
 		LT_CHECK(msg[1] == 0, "process %d got %d from cr_checkpoint()", msg[0], msg[1]);
 		LT_CHECK(msg[2] == 0, "process %d: cr_forward_checkpoint() failed: %s", msg[0],
 			 strerror(msg[2]));
@@ -158,10 +129,9 @@ static void run(int m, const char *name)
 	LT_CHECK(seen == 3, "callbacks seen: %d (1 parent, 2 forwarded child)", seen);
 	code = lt_code(lt_wait(pid, LT_TIMEOUT));
 	LT_CHECK(code == 0, "the parent ended with %d", code);
-	LT_CHECK(processes_in("ctx.fwd") == 3, "the context holds %d processes, not the three",
-		 processes_in("ctx.fwd"));
-	snprintf(title, sizeof(title), "forward (%s): the forwarded processes are saved too",
-		 name);
+	LT_CHECK(lt_processes_in("ctx.fwd") == 3, "the context holds %d processes, not the three",
+		 lt_processes_in("ctx.fwd"));
+	snprintf(title, sizeof(title), "forward (%s): the forwarded processes are saved too", name);
 	lt_verdict(title);
 	if (lt_failures) {
 		close(p[0]);
@@ -171,14 +141,13 @@ static void run(int m, const char *name)
 
 	pid = lt_restart_bg("ctx.fwd", NULL);
 	seen = 0;
-	while (seen != 3 && get(p[0], msg, 20)) {
+	while (seen != 3 && lt_read_within(p[0], msg, sizeof(msg), 20)) {
 		LT_CHECK(msg[1] > 0, "process %d got %d after restart", msg[0], msg[1]);
 		seen |= msg[0];
 	}
 	LT_CHECK(seen == 3, "restart callbacks seen: %d", seen);
 	code = lt_code(lt_wait(pid, LT_TIMEOUT));
-	LT_CHECK(code == 0, "cr_restart exited %d (the parent's children were not its own?)",
-		 code);
+	LT_CHECK(code == 0, "cr_restart exited %d (the parent's children were not its own?)", code);
 	close(p[0]);
 	close(p[1]);
 	snprintf(title, sizeof(title),
@@ -224,8 +193,8 @@ static void gone(void)
 	}
 	code = lt_code(lt_wait(pid, LT_TIMEOUT));
 	LT_CHECK(code == 0, "the checkpoint failed (%d)", code);
-	LT_CHECK(processes_in("ctx.gone") == 1, "the context holds %d processes, not one",
-		 processes_in("ctx.gone"));
+	LT_CHECK(lt_processes_in("ctx.gone") == 1, "the context holds %d processes, not one",
+		 lt_processes_in("ctx.gone"));
 	lt_verdict("forward: a forwarded process gone before the freeze is left out");
 }
 

@@ -44,17 +44,6 @@ static void put(int v)
 		_exit(9);
 }
 
-static bool get(int *v)
-{
-	fd_set s;
-	struct timeval tv = {20, 0};
-
-	FD_ZERO(&s);
-	FD_SET(rep[0], &s);
-	return select(rep[0] + 1, &s, NULL, NULL, &tv) > 0 &&
-	       read(rep[0], v, sizeof(*v)) == sizeof(*v);
-}
-
 /* What the disposition of CR_SIGNUM is now: 1 libcr-like handler, 2 app handler,
  * 3 ignore, 4 default, 5 damaged restorer. */
 static int disposition(void)
@@ -137,6 +126,11 @@ static void subject(int m)
 			break;
 		}
 	}
+}
+
+static bool get(int *v)
+{
+	return lt_read_within(rep[0], v, sizeof(*v), 20);
 }
 
 static bool state(int *cbn, int *rc, int *appn, int *disp)

@@ -272,6 +272,36 @@ static __attribute__((unused)) int lt_await(struct lt_gate *g, int secs)
 	return v;
 }
 
+/* Read exactly n bytes from fd if they come within secs seconds (one read, as the
+ * writers send each message whole). */
+static __attribute__((unused)) bool lt_read_within(int fd, void *buf, size_t n, int secs)
+{
+	fd_set s;
+	struct timeval tv = {secs, 0};
+
+	FD_ZERO(&s);
+	FD_SET(fd, &s);
+	return select(fd + 1, &s, NULL, NULL, &tv) > 0 && read(fd, buf, n) == (ssize_t)n;
+}
+
+/* How many processes a context holds, by cr_info (next to cr_checkpoint). */
+static __attribute__((unused)) int lt_processes_in(const char *file)
+{
+	char cmd[4200], line[256];
+	const char *ck = LT_CKPT(), *slash = strrchr(ck, '/');
+	int n = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%.*scr_info %s", slash ? (int)(slash - ck + 1) : 0, ck, file);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += !strncmp(line, "  - process:", 12);
+	pclose(f);
+	return n;
+}
+
 static __attribute__((unused)) pid_t lt_gettid(void)
 {
 	return (pid_t)syscall(SYS_gettid);

@@ -55,16 +55,6 @@ static int subject(int fd)
 		pause();
 }
 
-static bool get(int fd, int *v)
-{
-	fd_set s;
-	struct timeval tv = {20, 0};
-
-	FD_ZERO(&s);
-	FD_SET(fd, &s);
-	return select(fd + 1, &s, NULL, NULL, &tv) > 0 && read(fd, v, sizeof(*v)) == sizeof(*v);
-}
-
 static void one(const char *self, const char *how)
 {
 	char name[64], fdarg[16];
@@ -90,7 +80,7 @@ static void one(const char *self, const char *how)
 		_exit(127);
 	}
 	close(p[1]);
-	LT_CHECK(get(p[0], &v), "no word from the subject");
+	LT_CHECK(lt_read_within(p[0], &v, sizeof(v), 20), "no word from the subject");
 	LT_CHECK(v & 1, "cr_init is in the global namespace before dlopen()");
 	LT_CHECK(v & 2, "dlopen(libcr.so.0) failed");
 	LT_CHECK(v & 4, "cr_init() or cr_register_callback() failed");
@@ -101,7 +91,7 @@ static void one(const char *self, const char *how)
 		code = lt_checkpoint(pid, opts);
 		LT_CHECK(code == 0, "cr_checkpoint exited %d", code);
 	}
-	LT_CHECK(get(p[0], &rc) && rc == 0, "the callback got %d", rc);
+	LT_CHECK(lt_read_within(p[0], &rc, sizeof(rc), 20) && rc == 0, "the callback got %d", rc);
 	kill(pid, SIGKILL);
 	lt_wait(pid, 10);
 	close(p[0]);

@@ -22,17 +22,6 @@ static int cb(void *arg)
 	return 0;
 }
 
-static bool get(int fd, int msg[2], int secs)
-{
-	fd_set s;
-	struct timeval tv = {secs, 0};
-
-	FD_ZERO(&s);
-	FD_SET(fd, &s);
-	return select(fd + 1, &s, NULL, NULL, &tv) > 0 &&
-	       read(fd, msg, 2 * sizeof(int)) == 2 * sizeof(int);
-}
-
 /* The parent of the tree: a child with callbacks of its own, then the request. The
  * child answers as child_mode says. */
 static int parent(int child_mode)
@@ -72,24 +61,6 @@ static int parent(int child_mode)
 	return rc == 1 ? 0 : 7;
 }
 
-/* How many processes a context holds, by cr_info (next to cr_checkpoint). */
-static int processes_in(const char *file)
-{
-	char cmd[4200], line[256];
-	const char *ck = LT_CKPT(), *slash = strrchr(ck, '/');
-	int n = 0;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "%.*scr_info %s", slash ? (int)(slash - ck + 1) : 0, ck, file);
-	f = popen(cmd, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += !strncmp(line, "  - process:", 12);
-	pclose(f);
-	return n;
-}
-
 static void run(int child_mode)
 {
 	bool child_temp = child_mode == CR_CHECKPOINT_TEMP_FAILURE;
@@ -107,7 +78,7 @@ static void run(int child_mode)
 		_exit(parent(child_mode));
 	}
 	/* p[1] stays open here: cr_restart lends it to the restored processes. */
-	while (seen != 3 && get(p[0], msg, 10)) {
+	while (seen != 3 && lt_read_within(p[0], msg, sizeof(msg), 10)) {
 		int want = child_temp                  ? -CR_ETEMPFAIL
 			   : child_omit && msg[0] == 2 ? -CR_EOMITTED
 						       : 0;
@@ -119,10 +90,10 @@ static void run(int child_mode)
 	code = lt_code(lt_wait(pid, LT_TIMEOUT));
 	LT_CHECK(code == 0, "the parent ended with %d", code);
 	if (child_omit) {
-		LT_CHECK(processes_in("ctx.tree") == 1,
+		LT_CHECK(lt_processes_in("ctx.tree") == 1,
 			 "the context holds %d processes, not the "
 			 "parent alone",
-			 processes_in("ctx.tree"));
+			 lt_processes_in("ctx.tree"));
 		close(p[0]);
 		close(p[1]);
 		lt_verdict("tree: a child that asks to be left out is not saved");
@@ -135,14 +106,14 @@ static void run(int child_mode)
 		lt_verdict("tree: a temporary failure in the child cancels the tree's request");
 		return;
 	}
-	LT_CHECK(processes_in("ctx.tree") == 2, "the context holds %d processes, not the two",
-		 processes_in("ctx.tree"));
+	LT_CHECK(lt_processes_in("ctx.tree") == 2, "the context holds %d processes, not the two",
+		 lt_processes_in("ctx.tree"));
 	lt_verdict("tree: parent and child run their callbacks (CR_SCOPE_TREE of itself), the "
 		   "helper is not saved");
 
 	pid = lt_restart_bg("ctx.tree", NULL);
 	seen = 0;
-	while (seen != 3 && get(p[0], msg, 20)) {
+	while (seen != 3 && lt_read_within(p[0], msg, sizeof(msg), 20)) {
 		LT_CHECK(msg[1] > 0, "process %d got %d after restart", msg[0], msg[1]);
 		seen |= msg[0];
 	}
