@@ -1261,23 +1261,31 @@ static int outside_pids(struct rst_ctx *c, struct err *err)
 /* Has id a SIGKILL pending: is it dying? */
 static bool killed(pid_t id)
 {
-	char path[64];
-	struct buf b;
+	char text[4096];
 	uint64_t shd = 0, own = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", id);
-	buf_init(&b);
-	if (buf_read_file(&b, path) == 0) {
-		procfs_field_u64((char *)b.data, "ShdPnd", 16, &shd);
-		procfs_field_u64((char *)b.data, "SigPnd", 16, &own);
+	if (procfs_status(id, text, sizeof(text)) == 0) {
+		procfs_field_u64(text, "ShdPnd", 16, &shd);
+		procfs_field_u64(text, "SigPnd", 16, &own);
 	}
-	buf_fini(&b);
 	return ((shd | own) >> (SIGKILL - 1)) & 1;
 }
 
-/* An id taken only by a dying process or a zombie is about to be free: a checkpoint
- * with --kill killed it a moment ago, and its parent (the shell, or init) has not
- * reaped it yet. Wait a little for it. */
+/* A process on its way out: a zombie, or killed. An id it alone holds is about to be
+ * free: a checkpoint with --kill killed it a moment ago, and its parent (the shell, or
+ * init) has not reaped it yet. */
+static bool going(pid_t pid, const struct proc_stat *st)
+{
+	return st->state == 'Z' || st->state == 'X' || killed(pid);
+}
+
+/* How long to wait for such a process to be reaped. */
+static int going_wait_ms(const struct proc_stat *st)
+{
+	return st->f[4] == 1 ? ORPHAN_WAIT_MS : ZOMBIE_WAIT_MS;
+}
+
+/* Whether id is taken; one held by a process on its way out is waited for a little. */
 static bool id_in_use(pid_t id)
 {
 	for (int waited = 0;; waited += 5) {
@@ -1287,8 +1295,7 @@ static bool id_in_use(pid_t id)
 			return false;
 		if (procfs_stat(id, 0, &st) < 0)
 			return true;
-		if ((st.state != 'Z' && st.state != 'X' && !killed(id)) ||
-		    waited >= (st.f[4] == 1 ? ORPHAN_WAIT_MS : ZOMBIE_WAIT_MS))
+		if (!going(id, &st) || waited >= going_wait_ms(&st))
 			return true;
 		usleep(5000);
 	}
@@ -1320,14 +1327,11 @@ static int check_ids(const struct rst_ctx *c, struct err *err)
 
 /* ---- placeholders, cr_restart's side ---- */
 
-static bool going(pid_t pid, const struct proc_stat *st)
-{
-	return st->state == 'Z' || st->state == 'X' || killed(pid);
-}
-
 /* Who has id as its pid, process group or session (*as says which): 0 if nobody.
- * One on its way out only if no other has it (*dying then). */
-static pid_t id_taker(pid_t id, const char **as, char *comm, size_t n, bool *dying)
+ * One on its way out only if no other has it (*dying then, and *wait_ms how long to
+ * wait for it). */
+static pid_t id_taker(pid_t id, const char **as, char *comm, size_t n, bool *dying,
+		      int *wait_ms)
 {
 	struct proc_stat st;
 	struct dirent *de;
@@ -1339,6 +1343,7 @@ static pid_t id_taker(pid_t id, const char **as, char *comm, size_t n, bool *dyi
 		*as = "pid";
 		snprintf(comm, n, "%s", st.comm);
 		*dying = going(id, &st);
+		*wait_ms = going_wait_ms(&st);
 		return id;
 	}
 	d = opendir("/proc");
@@ -1356,6 +1361,7 @@ static pid_t id_taker(pid_t id, const char **as, char *comm, size_t n, bool *dyi
 		*as = (pid_t)st.f[6] == id ? "session" : "process group";
 		snprintf(comm, n, "%s", st.comm);
 		*dying = going(who, &st);
+		*wait_ms = going_wait_ms(&st);
 		if (!*dying)
 			break;
 	}
@@ -1378,11 +1384,12 @@ static int ph_check_free(const struct rst_ctx *c, struct err *err)
 			const char *as = "";
 			char comm[64] = "";
 			bool dying;
-			pid_t who = id_taker(h->id, &as, comm, sizeof(comm), &dying);
+			int wait_ms = 0;
+			pid_t who = id_taker(h->id, &as, comm, sizeof(comm), &dying, &wait_ms);
 
 			if (!who)
 				break;
-			if (!dying || waited >= ZOMBIE_WAIT_MS) {
+			if (!dying || waited >= wait_ms) {
 				kmsg_add(KMSG_ERROR, "%s %d is in use: pid %d (%s) has it as its %s",
 					 ph_what(h), h->id, who, comm, as);
 				return err_set(err, -EBUSY,
