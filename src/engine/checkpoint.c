@@ -55,16 +55,22 @@ static struct traced *traced;
 static size_t ntraced;
 static double traced_at = -1e9;
 
-/* TracerPid and Threads of one status file; 0, or -1 if it cannot be read. */
+/* TracerPid and Threads of a status file's text. */
+static void status_tracer(const char *text, uint64_t *tracer, uint64_t *threads)
+{
+	*tracer = *threads = 0;
+	procfs_field_u64(text, "TracerPid", 10, tracer);
+	procfs_field_u64(text, "Threads", 10, threads);
+}
+
+/* The same of task id's status; 0, or -1 if it cannot be read. */
 static int read_status(pid_t id, uint64_t *tracer, uint64_t *threads)
 {
 	char text[4096];
 
 	if (procfs_status(id, text, sizeof(text)) < 0)
 		return -1;
-	*tracer = *threads = 0;
-	procfs_field_u64(text, "TracerPid", 10, tracer);
-	procfs_field_u64(text, "Threads", 10, threads);
+	status_tracer(text, tracer, threads);
 	return 0;
 }
 
@@ -142,15 +148,19 @@ static bool is_thread_of(pid_t pid, pid_t tid)
 	return access(path, F_OK) == 0;
 }
 
-/* Who traces pid (any of its threads), or 0. */
-static pid_t tracer_of(pid_t pid)
+/* Who traces pid (any of its threads), or 0; status: pid's status text, or NULL if it
+ * could not be read. */
+static pid_t tracer_of(pid_t pid, const char *status)
 {
 	char path[96];
 	uint64_t tracer = 0, threads = 0;
 	struct dirent *de;
 	DIR *d;
 
-	if (read_status(pid, &tracer, &threads) < 0 || tracer || threads <= 1)
+	if (!status)
+		return 0;
+	status_tracer(status, &tracer, &threads);
+	if (tracer || threads <= 1)
 		return (pid_t)tracer;
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	d = opendir(path);
@@ -176,9 +186,9 @@ static const char *comm_of(pid_t tid, struct proc_stat *st)
 /* The ptrace policies for pid: 0 take it, 1 leave it out (with a kmsg line), or a
  * negative code. Trace links are never saved, and crest freezes processes with ptrace
  * itself, so a traced process cannot be taken at all. */
-static int trace_policy(pid_t pid, uint32_t flags, struct err *err)
+static int trace_policy(pid_t pid, const char *status, uint32_t flags, struct err *err)
 {
-	pid_t tracer = tracer_of(pid), tracee = 0;
+	pid_t tracer = tracer_of(pid, status), tracee = 0;
 	struct proc_stat ts;
 	const char *me;
 	int rc;
@@ -230,31 +240,37 @@ static int trace_policy(pid_t pid, uint32_t flags, struct err *err)
 		       comm_of(tracee, &ts));
 }
 
-/* Seccomp mode and number of filters of a process (its status); 0 if unknown. */
-static void seccomp_of(pid_t pid, uint64_t *mode, uint64_t *filters)
+/* Seccomp mode and number of filters in a status text (NULL: unknown, 0). */
+static void status_seccomp(const char *status, uint64_t *mode, uint64_t *filters)
 {
-	char text[4096];
-
 	*mode = *filters = 0;
-	if (procfs_status(pid, text, sizeof(text)) < 0)
+	if (!status)
 		return;
-	procfs_field_u64(text, "Seccomp", 10, mode);
-	procfs_field_u64(text, "Seccomp_filters", 10, filters);
+	procfs_field_u64(status, "Seccomp", 10, mode);
+	procfs_field_u64(status, "Seccomp_filters", 10, filters);
 }
 
 /* A process under seccomp filters of its own is refused before anything is done to
  * it: they also judge the calls crest runs inside it, and may kill it for one, and
  * they could not be put back at restart. Filters it shares with us (a container's,
  * inherited by every process there, cr_restart's children too) are fine; strict mode
- * never is. */
-static int seccomp_policy(pid_t pid, struct err *err)
+ * never is. status: pid's status text, or NULL. */
+static int seccomp_policy(pid_t pid, const char *status, struct err *err)
 {
-	uint64_t mode, filters, my_mode, my_filters;
+	static uint64_t my_mode, my_filters;
+	static bool mine_known;
+	uint64_t mode, filters;
 
-	seccomp_of(pid, &mode, &filters);
+	status_seccomp(status, &mode, &filters);
 	if (mode == 0)
 		return 0;
-	seccomp_of(getpid(), &my_mode, &my_filters);
+	if (!mine_known) {
+		char text[4096];
+
+		status_seccomp(procfs_status(getpid(), text, sizeof(text)) == 0 ? text : NULL,
+			       &my_mode, &my_filters);
+		mine_known = true;
+	}
 	if (mode == 2 && my_mode == 2 && filters <= my_filters)
 		return 0;
 	return err_set(err, -ENOTSUP,
@@ -269,6 +285,8 @@ int checkpoint_admit(const struct ckpt_request *req, struct err *err)
 {
 	pid_t pid = req->pid;
 	struct proc_stat st;
+	char status[4096];
+	bool have;
 	int rc;
 
 	if (pid <= 0)
@@ -284,10 +302,12 @@ int checkpoint_admit(const struct ckpt_request *req, struct err *err)
 		return err_set(err, -EPERM, "pid %d is a kernel thread", pid);
 	if (st.state == 'Z' || st.state == 'X')
 		return err_set(err, -ESRCH, "pid %d has exited (zombie)", pid);
-	rc = seccomp_policy(pid, err);
+	/* Read once for both. */
+	have = procfs_status(pid, status, sizeof(status)) == 0;
+	rc = seccomp_policy(pid, have ? status : NULL, err);
 	if (rc < 0)
 		return rc;
-	return trace_policy(pid, req->flags, err);
+	return trace_policy(pid, have ? status : NULL, req->flags, err);
 }
 
 /* Run on the CPU the target last ran on. Returns whether our affinity changed. */
