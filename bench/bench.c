@@ -330,6 +330,19 @@ static void measure(size_t mib, struct result *res)
 	res->rst = median(tr, repeat);
 }
 
+/* A tree or threads result (bytes of touched memory), with its targets in ms. Beside
+ * each: the time this machine takes just to write() (read()) as many bytes to (from)
+ * the context's file system (wr, rd in GB/s), which a checkpoint (restart) cannot beat
+ * without writing fewer bytes. */
+static void report_shape(const char *what, double bytes, const struct result *r,
+			 int ckpt_target, int rst_target, double wr, double rd)
+{
+	printf("%-19s checkpoint %7.1f ms (target <= %3d)  %5.2f GB/s  write() alone %6.1f ms\n",
+	       what, r->ckpt * 1e3, ckpt_target, bytes / r->ckpt / 1e9, bytes / wr / 1e6);
+	printf("%-19s restart    %7.1f ms (target <= %3d)  %5.2f GB/s  read() alone  %6.1f ms\n",
+	       "", r->rst * 1e3, rst_target, bytes / r->rst / 1e9, bytes / rd / 1e6);
+}
+
 int main(int argc, char **argv)
 {
 	struct result tiny, big;
@@ -380,28 +393,13 @@ int main(int argc, char **argv)
 	       "%.2f x read()\n\n",
 	       big.rst * 1e3, rs_gbs, rs_gbs / cp, rs_gbs / rd);
 
-	/* Beside each: the time this machine takes just to write() (read()) as many bytes
-	 * to (from) the context's file system, which a checkpoint (restart) cannot beat
-	 * without writing fewer bytes. */
 	procs = 8;
 	measure(64, &big);
-	printf("tree 8 x 64 MiB  checkpoint %7.1f ms (target <= 100)  %5.2f GB/s  write() alone "
-	       "%5.1f ms\n",
-	       big.ckpt * 1e3, (double)(512u << 20) / big.ckpt / 1e9,
-	       (double)(512u << 20) / wr / 1e6);
-	printf("                 restart    %7.1f ms (target <= 150)  %5.2f GB/s  read() alone "
-	       "%6.1f ms\n",
-	       big.rst * 1e3, (double)(512u << 20) / big.rst / 1e9, (double)(512u << 20) / rd / 1e6);
+	report_shape("tree 8 x 64 MiB", 512u << 20, &big, 100, 150, wr, rd);
 	procs = 1;
 	threads = 4;
 	measure(64, &big);
-	printf("4 threads x 64 MiB  checkpoint %6.1f ms (target <= 55)  %5.2f GB/s  write() alone "
-	       "%5.1f ms\n",
-	       big.ckpt * 1e3, (double)(256u << 20) / big.ckpt / 1e9,
-	       (double)(256u << 20) / wr / 1e6);
-	printf("                    restart    %6.1f ms (target <= 60)  %5.2f GB/s  read() alone "
-	       "%6.1f ms\n",
-	       big.rst * 1e3, (double)(256u << 20) / big.rst / 1e9, (double)(256u << 20) / rd / 1e6);
+	report_shape("4 threads x 64 MiB", 256u << 20, &big, 55, 60, wr, rd);
 	threads = 1;
 	efds = 10000;
 	measure(0, &big);
